@@ -1,0 +1,168 @@
+//! The bridge bot: accepts direct chats from permitted users, remembers them as management
+//! rooms, and answers commands.
+
+use ruma::events::room::member::{MembershipState, RoomMemberEventContent};
+use ruma::events::room::message::{MessageType, Relation, RoomMessageEventContent};
+use ruma::events::{
+    AnyMessageLikeEvent, AnyStateEvent, AnyTimelineEvent, MessageLikeEvent, OriginalStateEvent,
+    StateEvent,
+};
+use ruma::{EventId, OwnedTransactionId, RoomId, UserId};
+
+use super::commands::{self, CommandKind, PrefixRule, Resolution};
+use super::{Bridge, BridgeError};
+use crate::config::PermissionLevel;
+use crate::telemetry::{self, Event};
+
+const WELCOME: &str = "Hello, I'm the WhatsApp bridge bot. This is your management room: \
+send `help` to see what I can do.";
+const REFUSAL: &str = "You are not allowed to use this bridge. Ask its admin for access.";
+
+pub(super) async fn handle(bridge: &Bridge, event: &AnyTimelineEvent) -> Result<(), BridgeError> {
+    match event {
+        AnyTimelineEvent::State(AnyStateEvent::RoomMember(StateEvent::Original(member))) => {
+            on_membership(bridge, member).await
+        }
+        AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
+            MessageLikeEvent::Original(message),
+        )) => {
+            let is_edit = matches!(message.content.relates_to, Some(Relation::Replacement(_)));
+            match &message.content.msgtype {
+                MessageType::Text(text) if !is_edit => {
+                    on_text(
+                        bridge,
+                        &message.room_id,
+                        &message.sender,
+                        &message.event_id,
+                        &text.body,
+                    )
+                    .await
+                }
+                _ => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn on_membership(
+    bridge: &Bridge,
+    member: &OriginalStateEvent<RoomMemberEventContent>,
+) -> Result<(), BridgeError> {
+    let bot = bridge.ids.bot();
+    let room = &member.room_id;
+    if member.state_key == bot {
+        return match member.content.membership {
+            MembershipState::Invite => {
+                on_invite(
+                    bridge,
+                    room,
+                    &member.sender,
+                    &member.event_id,
+                    member.content.is_direct,
+                )
+                .await
+            }
+            MembershipState::Leave | MembershipState::Ban => {
+                bridge.db.forget_management_room(room).await?;
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+    }
+    // The user left their management room: the bot leaves too, so no dead room lingers.
+    let user_left =
+        member.sender == member.state_key && member.content.membership == MembershipState::Leave;
+    if user_left && bridge.db.management_room(&member.sender).await?.as_deref() == Some(room) {
+        bridge.db.forget_management_room(room).await?;
+        bridge.client.leave(bot, room, None).await?;
+    }
+    Ok(())
+}
+
+async fn on_invite(
+    bridge: &Bridge,
+    room: &RoomId,
+    inviter: &UserId,
+    invite_event: &EventId,
+    is_direct: Option<bool>,
+) -> Result<(), BridgeError> {
+    let bot = bridge.ids.bot();
+    let level = bridge.config.bridge.permissions.level_of(inviter);
+    bridge.client.join(bot, room).await?;
+    if level < PermissionLevel::Commands {
+        telemetry::emit(Event::InviteRefused {
+            sender: inviter.as_str(),
+            room: room.as_str(),
+        });
+        let refusal = RoomMessageEventContent::notice_plain(REFUSAL);
+        bridge
+            .client
+            .send_message(bot, room, reply_txn(invite_event), &refusal)
+            .await?;
+        bridge
+            .client
+            .leave(bot, room, Some("not allowed to use this bridge"))
+            .await?;
+        return Ok(());
+    }
+    let direct =
+        is_direct == Some(true) || bridge.client.joined_member_count(bot, room).await? <= 2;
+    if direct {
+        bridge
+            .db
+            .set_management_room(inviter, room, bridge.clock.now_ms())
+            .await?;
+        let welcome = RoomMessageEventContent::notice_markdown(WELCOME);
+        bridge
+            .client
+            .send_message(bot, room, reply_txn(invite_event), &welcome)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn on_text(
+    bridge: &Bridge,
+    room: &RoomId,
+    sender: &UserId,
+    event_id: &EventId,
+    body: &str,
+) -> Result<(), BridgeError> {
+    let level = bridge.config.bridge.permissions.level_of(sender);
+    if level < PermissionLevel::Commands {
+        return Ok(());
+    }
+    let in_management_room = bridge.db.management_room(sender).await?.as_deref() == Some(room);
+    let rule = if in_management_room {
+        PrefixRule::Optional
+    } else {
+        PrefixRule::Required
+    };
+    let prefix = &bridge.config.bridge.command_prefix;
+    let Some(command) = commands::parse(body, prefix, rule) else {
+        return Ok(());
+    };
+    telemetry::emit(Event::CommandHandled {
+        command: &command.name,
+        sender: sender.as_str(),
+    });
+    let answer = match commands::resolve(&command.name, level) {
+        Resolution::Run(CommandKind::Help) => commands::help_text(prefix, level),
+        Resolution::Run(CommandKind::Version) => commands::version_text(),
+        Resolution::Unknown { suggestion } => commands::unknown_text(&command.name, suggestion),
+        Resolution::NotAllowed => format!("You are not allowed to use `{}`.", command.name),
+    };
+    let content = RoomMessageEventContent::notice_markdown(answer);
+    bridge
+        .client
+        .send_message(bridge.ids.bot(), room, reply_txn(event_id), &content)
+        .await?;
+    Ok(())
+}
+
+/// The transaction ID of the bot's answer to `event`: the same event always yields the same
+/// ID, so the homeserver drops a second answer if the event is handled again after a crash.
+fn reply_txn(event: &EventId) -> OwnedTransactionId {
+    OwnedTransactionId::from(format!("reply.{}", event.as_str().trim_start_matches('$')))
+}

@@ -1,0 +1,11 @@
+//! matrix-whatsapp: a Matrix <-> WhatsApp puppeting bridge. See ARCHITECTURE.md for the map.
+
+pub mod bridge;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod matrix;
+pub mod registration;
+pub mod runtime;
+pub mod telemetry;

@@ -1,0 +1,109 @@
+//! Everyday Matrix actions on top of the client, each taking the acting user explicitly.
+
+use std::time::Duration;
+
+use ruma::api::client::account::register;
+use ruma::api::client::appservice::request_ping;
+use ruma::api::client::membership::{join_room_by_id, joined_members, leave_room};
+use ruma::api::client::message::send_message_event;
+use ruma::api::client::profile::set_profile_field;
+use ruma::events::room::message::RoomMessageEventContent;
+use ruma::profile::ProfileFieldValue;
+use ruma::{OwnedEventId, OwnedMxcUri, OwnedTransactionId, RoomId, UserId};
+
+use super::client::{HomeserverClient, HomeserverError};
+
+impl HomeserverClient {
+    /// Registers an appservice user; one that already exists is fine.
+    pub async fn ensure_registered(&self, user: &UserId) -> Result<(), HomeserverError> {
+        let mut request = register::v3::Request::new();
+        request.username = Some(user.localpart().to_owned());
+        request.login_type = Some(register::LoginType::ApplicationService);
+        request.inhibit_login = true;
+        match self.send(user, request).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.errcode() == Some("M_USER_IN_USE") => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    pub async fn set_display_name(&self, user: &UserId, name: &str) -> Result<(), HomeserverError> {
+        let value = ProfileFieldValue::DisplayName(name.to_owned());
+        self.send(
+            user,
+            set_profile_field::v3::Request::new(user.to_owned(), value),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn set_avatar(
+        &self,
+        user: &UserId,
+        avatar: OwnedMxcUri,
+    ) -> Result<(), HomeserverError> {
+        let value = ProfileFieldValue::AvatarUrl(avatar);
+        self.send(
+            user,
+            set_profile_field::v3::Request::new(user.to_owned(), value),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn join(&self, user: &UserId, room: &RoomId) -> Result<(), HomeserverError> {
+        self.send(user, join_room_by_id::v3::Request::new(room.to_owned()))
+            .await
+            .map(drop)
+    }
+
+    pub async fn leave(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        reason: Option<&str>,
+    ) -> Result<(), HomeserverError> {
+        let mut request = leave_room::v3::Request::new(room.to_owned());
+        request.reason = reason.map(str::to_owned);
+        self.send(user, request).await.map(drop)
+    }
+
+    pub async fn joined_member_count(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+    ) -> Result<usize, HomeserverError> {
+        let response = self
+            .send(user, joined_members::v3::Request::new(room.to_owned()))
+            .await?;
+        Ok(response.joined.len())
+    }
+
+    /// Sends a message. The homeserver drops a repeated `txn_id` from the same user, so a
+    /// retry after a crash does not post twice.
+    pub async fn send_message(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        txn_id: OwnedTransactionId,
+        content: &RoomMessageEventContent,
+    ) -> Result<OwnedEventId, HomeserverError> {
+        let request = send_message_event::v3::Request::new(room.to_owned(), txn_id, content)
+            .map_err(|err| HomeserverError::Build {
+                endpoint: "send_message_event".into(),
+                detail: err.to_string(),
+            })?;
+        Ok(self.send(user, request).await?.event_id)
+    }
+
+    /// Asks the homeserver to call the bridge's ping endpoint: proves both directions work.
+    pub async fn ping_appservice(
+        &self,
+        as_user: &UserId,
+        appservice_id: &str,
+    ) -> Result<Duration, HomeserverError> {
+        let mut request = request_ping::v1::Request::new(appservice_id.to_owned());
+        request.transaction_id = Some(OwnedTransactionId::from("matrix-whatsapp-startup-ping"));
+        Ok(self.send(as_user, request).await?.duration)
+    }
+}

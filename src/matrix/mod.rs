@@ -1,0 +1,8 @@
+//! The Matrix side: the appservice HTTP server, the homeserver client and the bridge's
+//! Matrix identities. Nothing here knows about WhatsApp.
+
+pub mod actions;
+pub mod appservice;
+pub mod client;
+pub mod ids;
+pub mod retry;
