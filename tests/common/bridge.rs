@@ -1,0 +1,234 @@
+//! The bridge binary with its own config, next to a real Synapse: a whole test setup.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use matrix_whatsapp::config::Config;
+
+use super::synapse::{SERVER_NAME, Synapse};
+use super::user::MatrixUser;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_matrix-whatsapp");
+
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite,
+    Postgres(String),
+}
+
+/// What a test may change about the bridge's config.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub database: Database,
+    /// Extra `bridge.permissions` lines, like `'@stranger:localhost': relay`.
+    pub extra_permissions: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            database: Database::Sqlite,
+            extra_permissions: Vec::new(),
+        }
+    }
+}
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub synapse: Synapse,
+    pub bridge: Option<BridgeProcess>,
+    pub config_path: PathBuf,
+    pub registration_path: PathBuf,
+    pub config: Config,
+    pub bridge_port: u16,
+}
+
+pub struct BridgeProcess {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl TestEnv {
+    /// Writes the config, generates the registration with the real CLI, starts Synapse with
+    /// it, then starts the bridge and waits until it is ready.
+    pub async fn start(options: Options) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bridge_port = super::free_port();
+        let config_path = dir.path().join("config.yaml");
+        let registration_path = dir.path().join("registration.yaml");
+        let synapse_port = super::free_port();
+        std::fs::write(
+            &config_path,
+            config_yaml(&options, bridge_port, synapse_port),
+        )
+        .expect("write config");
+        let output = run_cli(&[
+            "-c",
+            path_str(&config_path),
+            "-r",
+            path_str(&registration_path),
+            "-g",
+        ]);
+        assert!(
+            output.status.success(),
+            "-g failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+
+        let synapse = Synapse::start(dir.path(), &registration_path, synapse_port).await;
+        let text = std::fs::read_to_string(&config_path).expect("config");
+        let config = Config::parse_unvalidated(&text).expect("config parses");
+        let mut env = Self {
+            dir,
+            synapse,
+            bridge: None,
+            config_path,
+            registration_path,
+            config,
+            bridge_port,
+        };
+        env.start_bridge().await;
+        env
+    }
+
+    pub fn bridge_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.bridge_port)
+    }
+
+    pub fn bot(&self) -> String {
+        format!("@whatsappbot:{SERVER_NAME}")
+    }
+
+    pub async fn start_bridge(&mut self) {
+        assert!(self.bridge.is_none(), "bridge already running");
+        let log = self
+            .dir
+            .path()
+            .join(format!("bridge-{}.log", rand::random::<u32>()));
+        let log_file = std::fs::File::create(&log).expect("bridge log");
+        let child = Command::new(BIN)
+            .args([
+                "-c",
+                path_str(&self.config_path),
+                "-r",
+                path_str(&self.registration_path),
+            ])
+            .stdout(Stdio::from(log_file.try_clone().expect("log handle")))
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .expect("start bridge");
+        let mut process = BridgeProcess { child, log };
+        process.wait_ready(&self.bridge_url()).await;
+        self.bridge = Some(process);
+    }
+
+    /// Stops the bridge the way an admin does (SIGTERM) and waits for it to exit.
+    pub fn stop_bridge(&mut self) {
+        if let Some(mut process) = self.bridge.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(process.child.id().to_string())
+                .status();
+            let _ = process.child.wait();
+        }
+    }
+
+    pub async fn restart_bridge(&mut self) {
+        self.stop_bridge();
+        self.start_bridge().await;
+    }
+
+    pub fn bridge_log(&self) -> String {
+        self.bridge
+            .as_ref()
+            .map(|process| std::fs::read_to_string(&process.log).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    pub async fn user(&self, name: &str) -> MatrixUser {
+        MatrixUser::register(&self.synapse.url(), name).await
+    }
+
+    /// Sends a transaction to the bridge as the homeserver would (or as an impostor would,
+    /// with another token).
+    pub async fn put_transaction(
+        &self,
+        txn_id: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let url = format!("{}/_matrix/app/v1/transactions/{txn_id}", self.bridge_url());
+        let mut request = reqwest::Client::new()
+            .put(url)
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("bridge answers");
+        let status = response.status().as_u16();
+        let json = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if let Some(mut process) = self.bridge.take() {
+            let _ = process.child.kill();
+            let _ = process.child.wait();
+        }
+    }
+}
+
+impl BridgeProcess {
+    async fn wait_ready(&mut self, base: &str) {
+        let url = format!("{base}/_matrix/mau/ready");
+        let http = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "the bridge exited ({status}):\n{}",
+                    super::log_tail(&self.log)
+                );
+            }
+            if let Ok(response) = http.get(&url).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the bridge was not ready within 60 s:\n{}",
+            super::log_tail(&self.log)
+        );
+    }
+}
+
+pub fn run_cli(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run the bridge binary")
+}
+
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 temp path")
+}
+
+fn config_yaml(options: &Options, bridge_port: u16, synapse_port: u16) -> String {
+    let database = match &options.database {
+        Database::Sqlite => "  type: sqlite\n  uri: bridge.db\n".to_owned(),
+        Database::Postgres(uri) => format!("  type: postgres\n  uri: '{uri}'\n"),
+    };
+    let extra: String = options
+        .extra_permissions
+        .iter()
+        .map(|line| format!("    {line}\n"))
+        .collect();
+    format!(
+        "# Test config: written by the harness.\nhomeserver:\n  address: http://127.0.0.1:{synapse_port}\n  domain: {SERVER_NAME}\nappservice:\n  address: http://127.0.0.1:{bridge_port}\n  hostname: 127.0.0.1\n  port: {bridge_port}\ndatabase:\n{database}bridge:\n  permissions:\n    '*': relay\n    {SERVER_NAME}: user\n{extra}logging:\n  level: debug\n"
+    )
+}

@@ -1,0 +1,137 @@
+//! A real Synapse on 127.0.0.1, started from the cached venv (scripts/synapse-venv).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const SERVER_NAME: &str = "localhost";
+pub const SHARED_SECRET: &str = "test-registration-shared-secret";
+
+pub struct Synapse {
+    child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl Synapse {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts Synapse with `registration` installed, and waits until it answers.
+    pub async fn start(dir: &Path, registration: &Path, port: u16) -> Self {
+        let venv = venv();
+        let data = dir.join("synapse");
+        std::fs::create_dir_all(&data).expect("synapse folder");
+        let config = data.join("homeserver.yaml");
+        std::fs::write(&config, homeserver_yaml(&data, port, registration))
+            .expect("write homeserver.yaml");
+        let log = data.join("synapse.log");
+        let log_file = std::fs::File::create(&log).expect("synapse log");
+        let child = Command::new(venv.join("bin/python"))
+            .args(["-m", "synapse.app.homeserver", "-c"])
+            .arg(&config)
+            .current_dir(&data)
+            .stdout(Stdio::from(log_file.try_clone().expect("log handle")))
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .expect("start synapse");
+        let mut synapse = Self { child, port, log };
+        synapse.wait_ready().await;
+        synapse
+    }
+
+    async fn wait_ready(&mut self) {
+        let url = format!("{}/_matrix/client/versions", self.url());
+        let http = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("synapse exited ({status}):\n{}", super::log_tail(&self.log));
+            }
+            if let Ok(response) = http.get(&url).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "synapse did not start within 60 s:\n{}",
+            super::log_tail(&self.log)
+        );
+    }
+}
+
+impl Drop for Synapse {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The cached venv with Synapse, created on first use by the shared script.
+fn venv() -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/synapse-venv");
+    let output = Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/synapse-venv");
+    assert!(output.status.success(), "scripts/synapse-venv failed");
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+fn homeserver_yaml(data: &Path, port: u16, registration: &Path) -> String {
+    let data = data.display();
+    let registration = registration.display();
+    let fast = "{per_second: 1000, burst_count: 1000}";
+    format!(
+        r#"server_name: "{SERVER_NAME}"
+public_baseurl: "http://127.0.0.1:{port}/"
+pid_file: "{data}/homeserver.pid"
+report_stats: false
+listeners:
+  - port: {port}
+    bind_addresses: ["127.0.0.1"]
+    type: http
+    tls: false
+    x_forwarded: false
+    resources:
+      - names: [client]
+        compress: false
+database:
+  name: sqlite3
+  args:
+    database: "{data}/homeserver.db"
+media_store_path: "{data}/media"
+signing_key_path: "{data}/signing.key"
+registration_shared_secret: "{SHARED_SECRET}"
+macaroon_secret_key: "test-macaroon-secret"
+form_secret: "test-form-secret"
+enable_registration: false
+trusted_key_servers: []
+suppress_key_server_warning: true
+federation_domain_whitelist: []
+app_service_config_files: ["{registration}"]
+rc_message: {fast}
+rc_registration: {fast}
+rc_room_creation: {fast}
+rc_login:
+  address: {fast}
+  account: {fast}
+  failed_attempts: {fast}
+rc_joins:
+  local: {fast}
+  remote: {fast}
+rc_joins_per_room: {fast}
+rc_invites:
+  per_room: {fast}
+  per_user: {fast}
+  per_issuer: {fast}
+rc_presence:
+  per_user: {fast}
+rc_media_create: {fast}
+rc_profile: {fast}
+"#
+    )
+}

@@ -1,0 +1,171 @@
+//! A human on Matrix, speaking the client-server API as any client would.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha1::Sha1;
+
+use super::synapse::SHARED_SECRET;
+
+pub struct MatrixUser {
+    pub user_id: String,
+    token: String,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl MatrixUser {
+    /// Registers through Synapse's shared-secret admin API.
+    pub async fn register(base: &str, name: &str) -> Self {
+        let http = reqwest::Client::new();
+        let url = format!("{base}/_synapse/admin/v1/register");
+        let nonce: Value = http
+            .get(&url)
+            .send()
+            .await
+            .expect("nonce")
+            .json()
+            .await
+            .expect("nonce json");
+        let nonce = nonce["nonce"].as_str().expect("nonce field").to_owned();
+        let password = "correct horse battery staple";
+        let mut mac = Hmac::<Sha1>::new_from_slice(SHARED_SECRET.as_bytes()).expect("hmac key");
+        mac.update(format!("{nonce}\0{name}\0{password}\0notadmin").as_bytes());
+        let mac = hex::encode(mac.finalize().into_bytes());
+        let body = json!({"nonce": nonce, "username": name, "password": password, "admin": false, "mac": mac});
+        let response: Value = http
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .expect("register")
+            .json()
+            .await
+            .expect("json");
+        let token = response["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("registration failed: {response}"));
+        Self {
+            user_id: response["user_id"].as_str().expect("user_id").to_owned(),
+            token: token.to_owned(),
+            base: base.to_owned(),
+            http,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("homeserver answers");
+        let status = response.status();
+        let json: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path} failed with {status}: {json}");
+        json
+    }
+
+    /// Creates a direct chat with `other` and returns its room ID.
+    pub async fn create_dm(&self, other: &str) -> String {
+        let body = json!({"invite": [other], "is_direct": true, "preset": "trusted_private_chat"});
+        let response = self
+            .call(
+                reqwest::Method::POST,
+                "/_matrix/client/v3/createRoom",
+                Some(body),
+            )
+            .await;
+        response["room_id"].as_str().expect("room_id").to_owned()
+    }
+
+    pub async fn send_text(&self, room: &str, body: &str) -> String {
+        let txn = format!("t{}", rand::random::<u64>());
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}",
+            encode(room)
+        );
+        let response = self
+            .call(
+                reqwest::Method::PUT,
+                &path,
+                Some(json!({"msgtype": "m.text", "body": body})),
+            )
+            .await;
+        response["event_id"].as_str().expect("event_id").to_owned()
+    }
+
+    /// Every event of the room, oldest first.
+    pub async fn timeline(&self, room: &str) -> Vec<Value> {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/messages?dir=f&limit=1000",
+            encode(room)
+        );
+        let response = self.call(reqwest::Method::GET, &path, None).await;
+        response["chunk"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The bodies of `sender`'s messages in the room, oldest first.
+    pub async fn messages_from(&self, room: &str, sender: &str) -> Vec<String> {
+        self.timeline(room)
+            .await
+            .into_iter()
+            .filter(|event| event["type"] == "m.room.message" && event["sender"] == sender)
+            .filter_map(|event| event["content"]["body"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Waits until `sender` has posted a message whose body contains `needle`; returns it.
+    pub async fn wait_for_message(&self, room: &str, sender: &str, needle: &str) -> String {
+        super::wait_for(
+            &format!("a message from {sender} containing {needle:?}"),
+            Duration::from_secs(30),
+            || async {
+                self.messages_from(room, sender)
+                    .await
+                    .into_iter()
+                    .find(|body| body.contains(needle))
+            },
+        )
+        .await
+    }
+
+    /// `user`'s membership in the room ("join", "leave", …), if any.
+    pub async fn membership(&self, room: &str, user: &str) -> Option<String> {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/state/m.room.member/{}",
+            encode(room),
+            encode(user)
+        );
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("homeserver answers");
+        if !response.status().is_success() {
+            return None;
+        }
+        let json: Value = response.json().await.ok()?;
+        json["membership"].as_str().map(str::to_owned)
+    }
+
+    pub async fn wait_for_membership(&self, room: &str, user: &str, membership: &str) {
+        super::wait_for(
+            &format!("{user} to be {membership} in {room}"),
+            Duration::from_secs(30),
+            || async {
+                (self.membership(room, user).await.as_deref() == Some(membership)).then_some(())
+            },
+        )
+        .await
+    }
+}
+
+fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
