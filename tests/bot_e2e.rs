@@ -34,3 +34,49 @@ async fn dm_the_bot_and_get_help() {
         .await;
     assert!(unknown.contains("`frobnicate`"), "{unknown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_permission_is_refused_and_the_bot_leaves() {
+    let options = Options {
+        extra_permissions: vec!["'@stranger:localhost': relay".into()],
+        ..Options::default()
+    };
+    let env = TestEnv::start(options).await;
+    let stranger = env.user("stranger").await;
+    let room = stranger.create_dm(&env.bot()).await;
+    stranger
+        .wait_for_message(&room, &env.bot(), "not allowed to use this bridge")
+        .await;
+    stranger
+        .wait_for_membership(&room, &env.bot(), "leave")
+        .await;
+    assert!(env.bridge_log().contains("InviteRefused"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_the_management_room_the_prefix_is_required() {
+    let env = TestEnv::start(Options::default()).await;
+    let alice = env.user("alice").await;
+    let bob = env.user("bob").await;
+    let management = alice.create_dm(&env.bot()).await;
+    alice
+        .wait_for_message(&management, &env.bot(), "management room")
+        .await;
+
+    // A group room: alice invites bob and the bot.
+    let group = alice.create_group(&[&env.bot(), &bob.user_id]).await;
+    alice.wait_for_membership(&group, &env.bot(), "join").await;
+    alice.send_text(&group, "version").await;
+    alice.send_text(&group, "!wa help").await;
+    alice.wait_for_message(&group, &env.bot(), "Commands").await;
+    let answers = alice.messages_from(&group, &env.bot()).await;
+    assert_eq!(
+        answers.len(),
+        1,
+        "unprefixed text in a group was taken as a command: {answers:?}"
+    );
+    assert!(
+        !answers[0].contains("management room"),
+        "a group became a management room"
+    );
+}

@@ -106,9 +106,8 @@ async fn on_invite(
             .await?;
         return Ok(());
     }
-    let direct =
-        is_direct == Some(true) || bridge.client.joined_member_count(bot, room).await? <= 2;
-    if direct {
+    // Clients mark direct chats in the invite; a group with the bot is not a management room.
+    if is_direct == Some(true) {
         bridge
             .db
             .set_management_room(inviter, room, bridge.clock.now_ms())

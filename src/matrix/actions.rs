@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ruma::api::client::account::register;
 use ruma::api::client::appservice::request_ping;
-use ruma::api::client::membership::{join_room_by_id, joined_members, leave_room};
+use ruma::api::client::membership::{join_room_by_id, leave_room};
 use ruma::api::client::message::send_message_event;
 use ruma::api::client::profile::set_profile_field;
 use ruma::events::room::message::RoomMessageEventContent;
@@ -66,17 +66,6 @@ impl HomeserverClient {
         let mut request = leave_room::v3::Request::new(room.to_owned());
         request.reason = reason.map(str::to_owned);
         self.send(user, request).await.map(drop)
-    }
-
-    pub async fn joined_member_count(
-        &self,
-        user: &UserId,
-        room: &RoomId,
-    ) -> Result<usize, HomeserverError> {
-        let response = self
-            .send(user, joined_members::v3::Request::new(room.to_owned()))
-            .await?;
-        Ok(response.joined.len())
     }
 
     /// Sends a message. The homeserver drops a repeated `txn_id` from the same user, so a

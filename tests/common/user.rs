@@ -169,3 +169,18 @@ impl MatrixUser {
 fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+impl MatrixUser {
+    /// Creates a private group room with `invitees` and returns its room ID.
+    pub async fn create_group(&self, invitees: &[&str]) -> String {
+        let body = json!({"invite": invitees, "preset": "private_chat", "name": "group"});
+        let response = self
+            .call(
+                reqwest::Method::POST,
+                "/_matrix/client/v3/createRoom",
+                Some(body),
+            )
+            .await;
+        response["room_id"].as_str().expect("room_id").to_owned()
+    }
+}
