@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::bridge::{Options, TestEnv};
+use common::bridge::{Database, Options, TestEnv};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dm_the_bot_and_get_help() {
@@ -79,4 +79,49 @@ async fn outside_the_management_room_the_prefix_is_required() {
         !answers[0].contains("management room"),
         "a group became a management room"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_runs_on_postgres() {
+    let uri = common::fresh_postgres_database().await;
+    let options = Options {
+        database: Database::Postgres(uri.clone()),
+        ..Options::default()
+    };
+    let mut env = TestEnv::start(options).await;
+    let alice = env.user("alice").await;
+    let room = alice.create_dm(&env.bot()).await;
+    alice
+        .wait_for_message(&room, &env.bot(), "management room")
+        .await;
+    // The management room is remembered in Postgres across a restart: no prefix needed.
+    env.restart_bridge().await;
+    alice.send_text(&room, "version").await;
+    alice
+        .wait_for_message(&room, &env.bot(), "matrix-whatsapp")
+        .await;
+    // The state really is in Postgres.
+    let pool = sqlx::PgPool::connect(&uri).await.expect("test database");
+    let stored: String =
+        sqlx::query_scalar("SELECT room_id FROM management_room WHERE user_id = $1")
+            .bind(&alice.user_id)
+            .fetch_one(&pool)
+            .await
+            .expect("management room row");
+    assert_eq!(stored, room);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_homeserver_that_cannot_reach_the_bridge_is_explained_in_the_log() {
+    let options = Options {
+        unreachable_registration_url: true,
+        ..Options::default()
+    };
+    let env = TestEnv::start(options).await;
+    let log = env.bridge_log();
+    assert!(
+        log.contains("the homeserver cannot reach the bridge"),
+        "{log}"
+    );
+    assert!(log.contains("appservice.address"), "{log}");
 }

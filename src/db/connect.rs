@@ -41,7 +41,7 @@ pub async fn connect(config: &DatabaseConfig, config_dir: &Path) -> Result<Db, D
         DatabaseType::Postgres => Db::Postgres(
             PgPoolOptions::new()
                 .max_connections(config.max_connections)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(Duration::from_secs(10))
                 .connect(&config.uri)
                 .await
                 .map_err(|source| DbError::ConnectPostgres {

@@ -23,6 +23,8 @@ pub struct Options {
     pub database: Database,
     /// Extra `bridge.permissions` lines, like `'@stranger:localhost': relay`.
     pub extra_permissions: Vec<String>,
+    /// Installs a registration whose URL leads nowhere, as a misconfigured setup would.
+    pub unreachable_registration_url: bool,
 }
 
 impl Default for Options {
@@ -30,6 +32,7 @@ impl Default for Options {
         Self {
             database: Database::Sqlite,
             extra_permissions: Vec::new(),
+            unreachable_registration_url: false,
         }
     }
 }
@@ -76,6 +79,12 @@ impl TestEnv {
             String::from_utf8_lossy(&output.stderr)
         );
 
+        if options.unreachable_registration_url {
+            let text = std::fs::read_to_string(&registration_path).expect("registration");
+            let dead = format!("http://127.0.0.1:{}", super::free_port());
+            let text = text.replace(&format!("http://127.0.0.1:{bridge_port}"), &dead);
+            std::fs::write(&registration_path, text).expect("registration");
+        }
         let synapse = Synapse::start(dir.path(), &registration_path, synapse_port).await;
         let text = std::fs::read_to_string(&config_path).expect("config");
         let config = Config::parse_unvalidated(&text).expect("config parses");
