@@ -119,3 +119,32 @@ pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
+
+/// The registration for the example config, as shipped in registration.example.yaml.
+pub fn example_registration() -> anyhow::Result<String> {
+    let header = "# Example registration, for the defaults of config.example.yaml. Do not copy it:\n\
+                  # `matrix-whatsapp --generate-registration` writes the real one, with fresh tokens.\n";
+    Ok(format!(
+        "{header}{}",
+        serde_norway::to_string(&build(&Config::default())?)?
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_registration_file_is_current() {
+        let generated = example_registration().expect("generated");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/registration.example.yaml");
+        if std::env::var_os("UPDATE_EXAMPLES").is_some() {
+            std::fs::write(path, &generated).expect("write the example");
+        }
+        let shipped = std::fs::read_to_string(path).expect("registration.example.yaml");
+        assert_eq!(
+            generated, shipped,
+            "registration.example.yaml is stale: run `UPDATE_EXAMPLES=1 cargo test --lib` and commit it"
+        );
+    }
+}

@@ -93,7 +93,7 @@ fn generate_registration_writes_tokens_and_keeps_the_admins_comments() {
         regexes,
         [
             "^@whatsappbot:chat\\.example\\.org$",
-            "@whatsapp_.*:chat\\.example\\.org"
+            "^@whatsapp_.+:chat\\.example\\.org$"
         ]
     );
     for file in [&config, &registration] {

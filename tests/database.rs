@@ -181,8 +181,7 @@ async fn unreachable_postgres_is_a_clear_error_without_the_password() {
     };
     let err = db::connect(&config, std::path::Path::new("."))
         .await
-        .err()
-        .expect("no server there");
+        .expect_err("no server there");
     let text = err.to_string();
     assert!(
         text.contains("cannot connect to the Postgres database"),

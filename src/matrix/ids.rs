@@ -70,10 +70,10 @@ impl BridgeIds {
         user == self.bot || self.ghost_identifier(user).is_some()
     }
 
-    /// The registration regex for ghosts; `.*` in place of the identifier.
+    /// The registration regex for ghosts; `.+` in place of the identifier.
     pub fn ghost_regex(&self) -> String {
         format!(
-            "@{}.*{}:{}",
+            "^@{}.+{}:{}$",
             regex_escape(&self.ghost_prefix),
             regex_escape(&self.ghost_suffix),
             regex_escape(self.domain.as_str())
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn regexes_escape_the_domain() {
         let ids = ids();
-        assert_eq!(ids.ghost_regex(), "@whatsapp_.*:example\\.com");
+        assert_eq!(ids.ghost_regex(), "^@whatsapp_.+:example\\.com$");
         assert_eq!(ids.bot_regex(), "^@whatsappbot:example\\.com$");
     }
 }
