@@ -6,7 +6,25 @@ use common::bridge::{Database, Options, TestEnv};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dm_the_bot_and_get_help() {
-    let env = TestEnv::start(Options::default()).await;
+    let options = Options {
+        bot_avatar: Some("mxc://localhost/botavatar".into()),
+        ..Options::default()
+    };
+    let env = TestEnv::start(options).await;
+    // The bot's profile comes from the config.
+    let profile: serde_json::Value = reqwest::get(format!(
+        "{}/_matrix/client/v3/profile/{}",
+        env.synapse.url(),
+        env.bot()
+    ))
+    .await
+    .expect("profile")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(profile["displayname"], "WhatsApp bridge bot");
+    assert_eq!(profile["avatar_url"], "mxc://localhost/botavatar");
+
     let alice = env.user("alice").await;
     let room = alice.create_dm(&env.bot()).await;
     alice.wait_for_membership(&room, &env.bot(), "join").await;

@@ -4,7 +4,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::bridge::{BIN, path_str, run_cli};
+use common::bridge::{path_str, run_cli};
 use matrix_whatsapp::config::Config;
 
 #[test]
@@ -136,13 +136,18 @@ fn generate_registration_refuses_a_broken_config_naming_the_key() {
     assert!(!dir.path().join("r.yaml").exists());
 }
 
+/// Starts the bridge with `config` and returns what it printed when it refused to run.
+fn failed_start(config: &std::path::Path) -> String {
+    let output = run_cli(&["-c", path_str(config)]);
+    assert!(!output.status.success(), "the bridge started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn start_without_a_config_says_how_to_make_one() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("config.yaml");
-    let output = run_cli(&["-c", path_str(&missing)]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed_start(&missing);
     assert!(
         stderr.contains("no config file") && stderr.contains("-e >"),
         "{stderr}"
@@ -154,9 +159,7 @@ fn start_with_placeholder_tokens_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, run_cli(&["-e"]).stdout).expect("write");
-    let output = run_cli(&["-c", path_str(&config)]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed_start(&config);
     assert!(
         stderr.contains("appservice.as_token") && stderr.contains("--generate-registration"),
         "{stderr}"
@@ -178,13 +181,7 @@ fn config_pointing_at(dir: &std::path::Path, address: &str) -> std::path::PathBu
 fn a_homeserver_that_is_down_is_named_in_the_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let address = format!("http://127.0.0.1:{}", common::free_port());
-    let config = config_pointing_at(dir.path(), &address);
-    let output = std::process::Command::new(BIN)
-        .args(["-c", path_str(&config)])
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed_start(&config_pointing_at(dir.path(), &address));
     assert!(
         stderr.contains("homeserver.address") && stderr.contains("cannot reach the homeserver"),
         "{stderr}"
@@ -211,12 +208,6 @@ fn a_homeserver_answering_garbage_is_named_in_the_error() {
         }
     });
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = config_pointing_at(dir.path(), &address);
-    let output = std::process::Command::new(BIN)
-        .args(["-c", path_str(&config)])
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed_start(&config_pointing_at(dir.path(), &address));
     assert!(stderr.contains("really a Matrix homeserver"), "{stderr}");
 }

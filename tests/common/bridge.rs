@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 use matrix_whatsapp::config::Config;
 
@@ -25,6 +24,8 @@ pub struct Options {
     pub extra_permissions: Vec<String>,
     /// Installs a registration whose URL leads nowhere, as a misconfigured setup would.
     pub unreachable_registration_url: bool,
+    /// `appservice.bot.avatar`, if set.
+    pub bot_avatar: Option<String>,
 }
 
 impl Default for Options {
@@ -33,6 +34,7 @@ impl Default for Options {
             database: Database::Sqlite,
             extra_permissions: Vec::new(),
             unreachable_registration_url: false,
+            bot_avatar: None,
         }
     }
 }
@@ -128,7 +130,8 @@ impl TestEnv {
             .spawn()
             .expect("start bridge");
         let mut process = BridgeProcess { child, log };
-        process.wait_ready(&self.bridge_url()).await;
+        let url = format!("{}/_matrix/mau/ready", self.bridge_url());
+        super::wait_until_serving("the bridge", &url, &mut process.child, &process.log).await;
         self.bridge = Some(process);
     }
 
@@ -191,31 +194,6 @@ impl Drop for TestEnv {
     }
 }
 
-impl BridgeProcess {
-    async fn wait_ready(&mut self, base: &str) {
-        let url = format!("{base}/_matrix/mau/ready");
-        let http = reqwest::Client::new();
-        for _ in 0..600 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "the bridge exited ({status}):\n{}",
-                    super::log_tail(&self.log)
-                );
-            }
-            if let Ok(response) = http.get(&url).send().await
-                && response.status().is_success()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "the bridge was not ready within 60 s:\n{}",
-            super::log_tail(&self.log)
-        );
-    }
-}
-
 pub fn run_cli(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
@@ -232,12 +210,17 @@ fn config_yaml(options: &Options, bridge_port: u16, synapse_port: u16) -> String
         Database::Sqlite => "  type: sqlite\n  uri: bridge.db\n".to_owned(),
         Database::Postgres(uri) => format!("  type: postgres\n  uri: '{uri}'\n"),
     };
+    let avatar = options
+        .bot_avatar
+        .as_ref()
+        .map(|mxc| format!("  bot:\n    avatar: '{mxc}'\n"))
+        .unwrap_or_default();
     let extra: String = options
         .extra_permissions
         .iter()
         .map(|line| format!("    {line}\n"))
         .collect();
     format!(
-        "# Test config: written by the harness.\nhomeserver:\n  address: http://127.0.0.1:{synapse_port}\n  domain: {SERVER_NAME}\nappservice:\n  address: http://127.0.0.1:{bridge_port}\n  hostname: 127.0.0.1\n  port: {bridge_port}\ndatabase:\n{database}bridge:\n  permissions:\n    '*': relay\n    {SERVER_NAME}: user\n{extra}logging:\n  level: debug\n"
+        "# Test config: written by the harness.\nhomeserver:\n  address: http://127.0.0.1:{synapse_port}\n  domain: {SERVER_NAME}\nappservice:\n  address: http://127.0.0.1:{bridge_port}\n  hostname: 127.0.0.1\n  port: {bridge_port}\n{avatar}database:\n{database}bridge:\n  permissions:\n    '*': relay\n    {SERVER_NAME}: user\n{extra}logging:\n  level: debug\n"
     )
 }

@@ -33,6 +33,29 @@ where
     }
 }
 
+/// Waits until `url` answers 200, failing early if `child` exits; `what` and `log` make the
+/// failure message useful.
+pub async fn wait_until_serving(
+    what: &str,
+    url: &str,
+    child: &mut std::process::Child,
+    log: &Path,
+) {
+    let http = reqwest::Client::new();
+    for _ in 0..600 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited ({status}):\n{}", log_tail(log));
+        }
+        if let Ok(response) = http.get(url).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not start within 60 s:\n{}", log_tail(log));
+}
+
 /// The last lines of a log file, for failure messages.
 pub fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();

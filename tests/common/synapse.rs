@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 pub const SERVER_NAME: &str = "localhost";
 pub const SHARED_SECRET: &str = "test-registration-shared-secret";
@@ -37,28 +36,9 @@ impl Synapse {
             .spawn()
             .expect("start synapse");
         let mut synapse = Self { child, port, log };
-        synapse.wait_ready().await;
+        let url = format!("{}/_matrix/client/versions", synapse.url());
+        super::wait_until_serving("synapse", &url, &mut synapse.child, &synapse.log).await;
         synapse
-    }
-
-    async fn wait_ready(&mut self) {
-        let url = format!("{}/_matrix/client/versions", self.url());
-        let http = reqwest::Client::new();
-        for _ in 0..600 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("synapse exited ({status}):\n{}", super::log_tail(&self.log));
-            }
-            if let Ok(response) = http.get(&url).send().await
-                && response.status().is_success()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "synapse did not start within 60 s:\n{}",
-            super::log_tail(&self.log)
-        );
     }
 }
 

@@ -71,14 +71,21 @@ impl MatrixUser {
 
     /// Creates a direct chat with `other` and returns its room ID.
     pub async fn create_dm(&self, other: &str) -> String {
-        let body = json!({"invite": [other], "is_direct": true, "preset": "trusted_private_chat"});
-        let response = self
-            .call(
-                reqwest::Method::POST,
-                "/_matrix/client/v3/createRoom",
-                Some(body),
-            )
-            .await;
+        self.create_room(
+            json!({"invite": [other], "is_direct": true, "preset": "trusted_private_chat"}),
+        )
+        .await
+    }
+
+    /// Creates a private group room with `invitees` and returns its room ID.
+    pub async fn create_group(&self, invitees: &[&str]) -> String {
+        self.create_room(json!({"invite": invitees, "preset": "private_chat", "name": "group"}))
+            .await
+    }
+
+    async fn create_room(&self, body: Value) -> String {
+        let path = "/_matrix/client/v3/createRoom";
+        let response = self.call(reqwest::Method::POST, path, Some(body)).await;
         response["room_id"].as_str().expect("room_id").to_owned()
     }
 
@@ -168,19 +175,4 @@ impl MatrixUser {
 
 fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-impl MatrixUser {
-    /// Creates a private group room with `invitees` and returns its room ID.
-    pub async fn create_group(&self, invitees: &[&str]) -> String {
-        let body = json!({"invite": invitees, "preset": "private_chat", "name": "group"});
-        let response = self
-            .call(
-                reqwest::Method::POST,
-                "/_matrix/client/v3/createRoom",
-                Some(body),
-            )
-            .await;
-        response["room_id"].as_str().expect("room_id").to_owned()
-    }
 }
