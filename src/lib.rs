@@ -9,3 +9,4 @@ pub mod matrix;
 pub mod registration;
 pub mod runtime;
 pub mod telemetry;
+pub mod whatsapp;

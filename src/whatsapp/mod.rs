@@ -1,0 +1,4 @@
+//! The WhatsApp side: per-login sessions on whatsapp-rust and their storage. Nothing here
+//! knows about Matrix.
+
+pub mod store;

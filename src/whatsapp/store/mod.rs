@@ -1,0 +1,77 @@
+//! whatsapp-rust's storage (`Backend`) on the bridge's own database, SQLite or Postgres.
+//! One `WaStore` serves one linked device; every row carries that device's ID, and
+//! deleting the device row deletes all of its state.
+
+mod app_sync;
+mod device;
+mod msg_secret;
+mod protocol;
+mod signal;
+
+use std::sync::Arc;
+
+use wacore::store::error::StoreError;
+
+use crate::clock::Clock;
+use crate::db::{Db, with_pool};
+
+#[derive(Debug, Clone)]
+pub struct WaStore {
+    db: Db,
+    device_id: i32,
+    clock: Arc<dyn Clock>,
+}
+
+impl WaStore {
+    /// Allocates a new device row and returns its ID.
+    pub async fn create_device(db: &Db) -> Result<i32, sqlx::Error> {
+        with_pool!(db, |pool| {
+            sqlx::query_scalar::<_, i32>(
+                "INSERT INTO wa_device (id) SELECT COALESCE(MAX(id), 0) + 1 FROM wa_device RETURNING id",
+            )
+            .fetch_one(pool)
+            .await
+        })
+    }
+
+    /// Deletes a device and, through the foreign keys, all of its protocol state.
+    pub async fn delete_device(db: &Db, device_id: i32) -> Result<(), sqlx::Error> {
+        with_pool!(db, |pool| {
+            sqlx::query("DELETE FROM wa_device WHERE id = $1")
+                .bind(device_id)
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+    }
+
+    pub fn open(db: Db, device_id: i32, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            db,
+            device_id,
+            clock,
+        }
+    }
+
+    pub fn device_id(&self) -> i32 {
+        self.device_id
+    }
+
+    fn now_secs(&self) -> i64 {
+        self.clock.now_ms() / 1000
+    }
+}
+
+fn db_err(err: sqlx::Error) -> StoreError {
+    StoreError::Database(Box::new(err))
+}
+
+fn serde_err(err: serde_json::Error) -> StoreError {
+    StoreError::Serialization(Box::new(err))
+}
+
+/// Key IDs are u32 on the wire and BIGINT in the tables.
+fn key_id_from_db(value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value)
+        .map_err(|_| StoreError::Validation(format!("stored key ID {value} is out of range")))
+}
