@@ -3,6 +3,7 @@
 
 mod bot;
 pub mod commands;
+pub mod login;
 
 use std::sync::Arc;
 

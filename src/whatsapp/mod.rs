@@ -1,4 +1,6 @@
 //! The WhatsApp side: per-login sessions on whatsapp-rust and their storage. Nothing here
 //! knows about Matrix.
 
+pub mod login_event;
+pub mod phone;
 pub mod store;

@@ -1,0 +1,8 @@
+//! Linking a WhatsApp account: one state machine for every front-end (bot commands, the
+//! provisioning APIs), and the registry that allows one flow per user at a time.
+
+mod flow;
+mod registry;
+
+pub use flow::{LoginFlow, LoginMethod, LoginUpdate, format_pair_code};
+pub use registry::{AlreadyInProgress, LoginFlows};
