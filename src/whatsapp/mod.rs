@@ -3,4 +3,5 @@
 
 pub mod login_event;
 pub mod phone;
+pub mod session_event;
 pub mod store;

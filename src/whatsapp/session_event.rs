@@ -1,0 +1,209 @@
+//! Library events translated into the bridge's terms. This is the seam that keeps
+//! whatsapp-rust's types inside `whatsapp/`: the bridge only ever sees `SessionEvent`.
+
+use std::time::Duration;
+
+use wacore::types::events::{ConnectFailureReason, Event};
+
+use super::login_event::LoginEvent;
+use super::phone::PhoneNumber;
+
+/// Why WhatsApp ended a session for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogoutReason {
+    /// The device was unlinked from the phone (or WhatsApp logged it out).
+    Unlinked,
+    /// The account's main device is gone or the account is locked.
+    MainDeviceGone,
+    /// Any other logout, with WhatsApp's code.
+    Other(i32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    Login(LoginEvent),
+    Connected,
+    /// The connection dropped; the session reconnects by itself.
+    Disconnected,
+    LoggedOut(LogoutReason),
+    TemporaryBan {
+        expires_in: Duration,
+    },
+    /// WhatsApp refuses this client's version (405).
+    ClientOutdated,
+    /// Another connection with the same device took over.
+    StreamReplaced,
+    /// WhatsApp refused the connection for another reason.
+    ConnectFailure {
+        code: i32,
+        message: Option<String>,
+    },
+}
+
+/// The bridge's view of one library event; None for events it does not act on here.
+pub fn translate(event: &Event) -> Option<SessionEvent> {
+    let login = |event| Some(SessionEvent::Login(event));
+    match event {
+        Event::PairingQrCode(qr) => login(LoginEvent::Qr {
+            code: qr.code.clone(),
+            valid_for: qr.timeout,
+        }),
+        Event::PairingQrCodesExhausted(_) => login(LoginEvent::QrExhausted),
+        Event::PairingCode(code) => login(LoginEvent::PairCode {
+            code: code.code.clone(),
+            valid_for: code.timeout,
+        }),
+        Event::PairingCodeError(_) => login(LoginEvent::Failed {
+            reason:
+                "WhatsApp refused the pairing code request; check the phone number and try again"
+                    .into(),
+        }),
+        Event::PairSuccess(success) => login(match PhoneNumber::parse(&success.id.user) {
+            Ok(phone) => LoginEvent::Paired { phone },
+            Err(_) => LoginEvent::Failed {
+                reason: format!(
+                    "WhatsApp linked an account the bridge cannot read ({})",
+                    success.id.user
+                ),
+            },
+        }),
+        Event::PairError(error) => login(LoginEvent::Failed {
+            reason: format!("linking failed: {}", error.error),
+        }),
+        Event::QrScannedWithoutMultidevice(_) => login(LoginEvent::Failed {
+            reason: "the phone scanned the code but has linked devices turned off".into(),
+        }),
+        Event::Connected(_) => Some(SessionEvent::Connected),
+        Event::Disconnected(_) => Some(SessionEvent::Disconnected),
+        Event::LoggedOut(logout) => Some(SessionEvent::LoggedOut(logout_reason(&logout.reason))),
+        Event::TemporaryBan(ban) => Some(SessionEvent::TemporaryBan {
+            // A negative duration from the wire means the ban is already over.
+            expires_in: ban.expire.to_std().unwrap_or_default(),
+        }),
+        Event::ClientOutdated(_) => Some(SessionEvent::ClientOutdated),
+        Event::StreamReplaced(_) => Some(SessionEvent::StreamReplaced),
+        Event::ConnectFailure(failure) => Some(SessionEvent::ConnectFailure {
+            code: failure_code(&failure.reason),
+            message: failure.message.clone(),
+        }),
+        _ => None,
+    }
+}
+
+fn logout_reason(reason: &ConnectFailureReason) -> LogoutReason {
+    match reason {
+        ConnectFailureReason::LoggedOut | ConnectFailureReason::UnknownLogout => {
+            LogoutReason::Unlinked
+        }
+        ConnectFailureReason::AccountLocked => LogoutReason::MainDeviceGone,
+        other => LogoutReason::Other(failure_code(other)),
+    }
+}
+
+fn failure_code(reason: &ConnectFailureReason) -> i32 {
+    match reason {
+        ConnectFailureReason::Generic => 400,
+        ConnectFailureReason::LoggedOut => 401,
+        ConnectFailureReason::TempBanned => 402,
+        ConnectFailureReason::AccountLocked => 403,
+        ConnectFailureReason::ClientOutdated => 405,
+        ConnectFailureReason::UnknownLogout => 406,
+        ConnectFailureReason::BadUserAgent => 409,
+        ConnectFailureReason::CatExpired => 413,
+        ConnectFailureReason::CatInvalid => 414,
+        ConnectFailureReason::NotFound => 415,
+        ConnectFailureReason::ClientUnknown => 418,
+        ConnectFailureReason::InternalServerError => 500,
+        ConnectFailureReason::Experimental => 501,
+        ConnectFailureReason::ServiceUnavailable => 503,
+        ConnectFailureReason::Unknown(code) => *code,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wacore::types::events::{
+        Connected, LoggedOut, PairSuccess, PairingQrCode, PairingQrCodesExhausted, StreamReplaced,
+    };
+    use whatsapp_rust::Jid;
+
+    use super::*;
+
+    #[test]
+    fn pairing_events_become_login_events() {
+        let qr = Event::PairingQrCode(
+            PairingQrCode::builder()
+                .code("2@ref,key,id,adv".into())
+                .timeout(Duration::from_secs(60))
+                .build(),
+        );
+        assert_eq!(
+            translate(&qr),
+            Some(SessionEvent::Login(LoginEvent::Qr {
+                code: "2@ref,key,id,adv".into(),
+                valid_for: Duration::from_secs(60)
+            }))
+        );
+        let exhausted = Event::PairingQrCodesExhausted(
+            PairingQrCodesExhausted::builder()
+                .disconnected(true)
+                .build(),
+        );
+        assert_eq!(
+            translate(&exhausted),
+            Some(SessionEvent::Login(LoginEvent::QrExhausted))
+        );
+        let success = Event::PairSuccess(
+            PairSuccess::builder()
+                .id(Jid::pn("15551234567"))
+                .lid(Jid::lid("98765"))
+                .business_name(String::new())
+                .platform("android".into())
+                .build(),
+        );
+        let phone = PhoneNumber::parse("+15551234567").expect("phone");
+        assert_eq!(
+            translate(&success),
+            Some(SessionEvent::Login(LoginEvent::Paired { phone }))
+        );
+    }
+
+    #[test]
+    fn connection_events_keep_their_meaning() {
+        assert_eq!(
+            translate(&Event::Connected(Connected::builder().build())),
+            Some(SessionEvent::Connected)
+        );
+        assert_eq!(
+            translate(&Event::StreamReplaced(StreamReplaced::builder().build())),
+            Some(SessionEvent::StreamReplaced)
+        );
+        let unlinked = Event::LoggedOut(
+            LoggedOut::builder()
+                .on_connect(false)
+                .reason(ConnectFailureReason::LoggedOut)
+                .build(),
+        );
+        assert_eq!(
+            translate(&unlinked),
+            Some(SessionEvent::LoggedOut(LogoutReason::Unlinked))
+        );
+        let locked = Event::LoggedOut(
+            LoggedOut::builder()
+                .on_connect(true)
+                .reason(ConnectFailureReason::AccountLocked)
+                .build(),
+        );
+        assert_eq!(
+            translate(&locked),
+            Some(SessionEvent::LoggedOut(LogoutReason::MainDeviceGone))
+        );
+    }
+
+    #[test]
+    fn failure_codes_match_the_wire() {
+        assert_eq!(failure_code(&ConnectFailureReason::ClientOutdated), 405);
+        assert_eq!(failure_code(&ConnectFailureReason::TempBanned), 402);
+        assert_eq!(failure_code(&ConnectFailureReason::Unknown(499)), 499);
+    }
+}
