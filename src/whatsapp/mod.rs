@@ -1,6 +1,7 @@
 //! The WhatsApp side: per-login sessions on whatsapp-rust and their storage. Nothing here
 //! knows about Matrix.
 
+pub mod inbox;
 pub mod login_event;
 pub mod phone;
 pub mod session_event;

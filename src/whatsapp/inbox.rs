@@ -1,0 +1,136 @@
+//! The inbox: every decrypted WhatsApp message is written here before whatsapp-rust
+//! acknowledges it to WhatsApp (its inbound durability hook), and the bridge bridges from
+//! here. A crash before the write means WhatsApp redelivers; a redelivery after it lands
+//! on the same row.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use wacore::types::events::InboundMessage;
+use whatsapp_rust::InboundDurabilityHook;
+use whatsapp_rust::client::Client;
+use whatsapp_rust::waproto::buffa::Message as _;
+use whatsapp_rust::waproto::whatsapp as wa;
+
+use crate::db::{Db, with_pool};
+
+/// One message as the inbox keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxEntry {
+    pub seq: i64,
+    pub chat: String,
+    pub sender: String,
+    pub message_id: String,
+    pub sent_at_ms: i64,
+    pub push_name: String,
+    pub from_me: bool,
+    pub payload: Vec<u8>,
+}
+
+type InboxRow = (i64, String, String, String, i64, String, bool, Vec<u8>);
+
+impl InboxEntry {
+    /// The message itself, decoded again from the stored protobuf.
+    pub fn message(&self) -> Result<wa::Message, String> {
+        wa::Message::decode_from_slice(&self.payload).map_err(|err| err.to_string())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    db: Db,
+    device_id: i32,
+}
+
+impl Inbox {
+    pub fn new(db: Db, device_id: i32) -> Self {
+        Self { db, device_id }
+    }
+
+    /// Writes the batch in one transaction; returns how many messages were new.
+    pub async fn commit(&self, batch: &[InboundMessage]) -> Result<u64, sqlx::Error> {
+        with_pool!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut added = 0;
+            for item in batch {
+                let info = &item.info;
+                added += sqlx::query(
+                    "INSERT INTO wa_inbox (device_id, seq, chat, sender, message_id, sent_at_ms, push_name, from_me, payload) \
+                     VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wa_inbox WHERE device_id = $1), $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (device_id, chat, sender, message_id) DO NOTHING",
+                )
+                .bind(self.device_id)
+                .bind(info.source.chat.to_string())
+                .bind(info.source.sender.to_string())
+                .bind(info.id.to_string())
+                .bind(info.timestamp.timestamp_millis())
+                .bind(&info.push_name)
+                .bind(info.source.is_from_me)
+                .bind(item.message.encode_to_vec())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            tx.commit().await?;
+            Ok(added)
+        })
+    }
+
+    /// Messages not bridged yet, oldest first.
+    pub async fn pending(&self, limit: i64) -> Result<Vec<InboxEntry>, sqlx::Error> {
+        let rows: Vec<InboxRow> = with_pool!(&self.db, |pool| {
+            sqlx::query_as(
+                "SELECT seq, chat, sender, message_id, sent_at_ms, push_name, from_me, payload FROM wa_inbox \
+                 WHERE device_id = $1 AND NOT bridged ORDER BY seq LIMIT $2",
+            )
+            .bind(self.device_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(seq, chat, sender, message_id, sent_at_ms, push_name, from_me, payload)| {
+                    InboxEntry {
+                        seq,
+                        chat,
+                        sender,
+                        message_id,
+                        sent_at_ms,
+                        push_name,
+                        from_me,
+                        payload,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    pub async fn mark_bridged(&self, seq: i64) -> Result<(), sqlx::Error> {
+        with_pool!(&self.db, |pool| {
+            sqlx::query("UPDATE wa_inbox SET bridged = TRUE WHERE device_id = $1 AND seq = $2")
+                .bind(self.device_id)
+                .bind(seq)
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+    }
+}
+
+/// The durability hook: whatsapp-rust acks a batch only once `commit` returned.
+#[derive(Debug, Clone)]
+pub struct InboxHook(pub Inbox);
+
+#[async_trait]
+impl InboundDurabilityHook for InboxHook {
+    async fn on_messages(
+        &self,
+        _client: Arc<Client>,
+        batch: &[InboundMessage],
+    ) -> anyhow::Result<()> {
+        self.0.commit(batch).await?;
+        Ok(())
+    }
+}
