@@ -84,6 +84,8 @@ pub enum BridgeError {
     Homeserver(#[from] HomeserverError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    QrImage(#[from] login::qr_image::QrImageError),
 }
 
 /// Failures the homeserver may not have tomorrow: worth a retry of the whole transaction.

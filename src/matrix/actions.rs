@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use ruma::api::client::account::register;
 use ruma::api::client::appservice::request_ping;
+use ruma::api::client::media::create_content;
 use ruma::api::client::membership::{join_room_by_id, leave_room};
 use ruma::api::client::message::send_message_event;
 use ruma::api::client::profile::set_profile_field;
+use ruma::api::client::redact::redact_event;
 use ruma::events::room::message::RoomMessageEventContent;
 use ruma::profile::ProfileFieldValue;
-use ruma::{OwnedEventId, OwnedMxcUri, OwnedTransactionId, RoomId, UserId};
+use ruma::{EventId, OwnedEventId, OwnedMxcUri, OwnedTransactionId, RoomId, UserId};
 
 use super::client::{HomeserverClient, HomeserverError};
 
@@ -83,6 +85,34 @@ impl HomeserverClient {
                 detail: err.to_string(),
             })?;
         Ok(self.send(user, request).await?.event_id)
+    }
+
+    /// Uploads a file to the homeserver's media repository as `user`.
+    pub async fn upload(
+        &self,
+        user: &UserId,
+        bytes: Vec<u8>,
+        content_type: &str,
+        filename: &str,
+    ) -> Result<OwnedMxcUri, HomeserverError> {
+        let mut request = create_content::v3::Request::new(bytes);
+        request.content_type = Some(content_type.to_owned());
+        request.filename = Some(filename.to_owned());
+        Ok(self.send(user, request).await?.content_uri)
+    }
+
+    /// Redacts an event; like sends, a repeated `txn_id` does nothing twice.
+    pub async fn redact(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        event: &EventId,
+        txn_id: OwnedTransactionId,
+        reason: Option<&str>,
+    ) -> Result<(), HomeserverError> {
+        let mut request = redact_event::v3::Request::new(room.to_owned(), event.to_owned(), txn_id);
+        request.reason = reason.map(str::to_owned);
+        self.send(user, request).await.map(drop)
     }
 
     /// Asks the homeserver to call the bridge's ping endpoint: proves both directions work.

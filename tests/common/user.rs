@@ -176,3 +176,26 @@ impl MatrixUser {
 fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+impl MatrixUser {
+    /// Downloads an `mxc://server/id` through the authenticated media API.
+    pub async fn download(&self, mxc: &str) -> Vec<u8> {
+        let path = mxc.strip_prefix("mxc://").expect("an mxc URI");
+        let response = self
+            .http
+            .get(format!(
+                "{}/_matrix/client/v1/media/download/{path}",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("homeserver answers");
+        assert!(
+            response.status().is_success(),
+            "download failed: {}",
+            response.status()
+        );
+        response.bytes().await.expect("media").to_vec()
+    }
+}

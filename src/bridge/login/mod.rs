@@ -2,6 +2,8 @@
 //! provisioning APIs), and the registry that allows one flow per user at a time.
 
 mod flow;
+pub mod qr_image;
+pub mod qr_message;
 mod registry;
 
 pub use flow::{LoginFlow, LoginMethod, LoginUpdate, format_pair_code};
