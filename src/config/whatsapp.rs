@@ -9,6 +9,7 @@ use super::{ConfigError, Docs};
 #[serde(default, deny_unknown_fields)]
 pub struct WhatsappConfig {
     pub websocket_url: Url,
+    pub version: String,
     pub device_name: String,
     pub phone_watchdog: PhoneWatchdogConfig,
 }
@@ -30,6 +31,7 @@ impl Default for WhatsappConfig {
     fn default() -> Self {
         Self {
             websocket_url: Url::parse("wss://web.whatsapp.com/ws/chat").expect("constant URL"),
+            version: String::new(),
             device_name: "Matrix bridge".into(),
             phone_watchdog: PhoneWatchdogConfig::default(),
         }
@@ -51,6 +53,10 @@ pub(super) const DOCS: Docs = &[
     (
         "websocket_url",
         "WhatsApp's websocket endpoint. Change it only to go through a proxy.",
+    ),
+    (
+        "version",
+        "The WhatsApp Web version the bridge announces, like 2.3000.1023456789. Empty: ask\nWhatsApp for the current one at start.",
     ),
     (
         "device_name",
@@ -75,11 +81,29 @@ pub(super) const DOCS: Docs = &[
 ];
 
 impl WhatsappConfig {
+    /// The configured version as (primary, secondary, tertiary), if one is set.
+    pub fn version_parts(&self) -> Option<(u32, u32, u32)> {
+        let mut parts = self.version.split('.').map(|part| part.parse::<u32>().ok());
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(Some(a)), Some(Some(b)), Some(Some(c)), None) => Some((a, b, c)),
+            _ => None,
+        }
+    }
+
     pub(super) fn validate(&self, errors: &mut Vec<ConfigError>) {
         if !matches!(self.websocket_url.scheme(), "ws" | "wss") {
             errors.push(ConfigError::invalid(
                 "whatsapp.websocket_url",
                 format!("`{}` must be a ws:// or wss:// URL", self.websocket_url),
+            ));
+        }
+        if !self.version.is_empty() && self.version_parts().is_none() {
+            errors.push(ConfigError::invalid(
+                "whatsapp.version",
+                format!(
+                    "`{}` must be empty or three numbers like 2.3000.1023456789",
+                    self.version
+                ),
             ));
         }
         if self.device_name.trim().is_empty() {

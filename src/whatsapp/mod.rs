@@ -4,5 +4,6 @@
 pub mod inbox;
 pub mod login_event;
 pub mod phone;
+pub mod session;
 pub mod session_event;
 pub mod store;
