@@ -75,6 +75,11 @@ pub async fn run(config: Config, config_dir: PathBuf) -> anyhow::Result<()> {
         "cannot register the bridge bot; is the registration file installed in the homeserver?",
     )?;
     check_homeserver_reaches_us(&client, &ids, &config).await;
+    let resumed = bridge
+        .resume_sessions()
+        .await
+        .context("cannot read the stored logins")?;
+    tracing::info!(resumed, "WhatsApp sessions resumed");
     prune_handled(&db, clock.as_ref()).await;
     ready.store(true, Ordering::Release);
     tracing::info!(bot = %ids.bot(), "bridge ready");

@@ -9,7 +9,9 @@ use ruma::events::{
 };
 use ruma::{EventId, OwnedTransactionId, RoomId, UserId};
 
+use super::account;
 use super::commands::{self, CommandKind, PrefixRule, Resolution};
+use super::login::FlowInput;
 use super::{Bridge, BridgeError};
 use crate::config::PermissionLevel;
 use crate::telemetry::{self, Event};
@@ -142,15 +144,41 @@ async fn on_text(
     let Some(command) = commands::parse(body, prefix, rule) else {
         return Ok(());
     };
+    let resolution = commands::resolve(&command.name, level);
+    // In the management room, words that are no command belong to a running login (the
+    // phone number it asked for).
+    if in_management_room
+        && matches!(resolution, Resolution::Unknown { .. })
+        && bridge
+            .flows
+            .tell(&sender.to_owned(), FlowInput::Text(body.trim().to_owned()))
+    {
+        return Ok(());
+    }
     telemetry::emit(Event::CommandHandled {
         command: &command.name,
         sender: sender.as_str(),
     });
-    let answer = match commands::resolve(&command.name, level) {
-        Resolution::Run(CommandKind::Help) => commands::help_text(prefix, level),
-        Resolution::Run(CommandKind::Version) => commands::version_text(),
-        Resolution::Unknown { suggestion } => commands::unknown_text(&command.name, suggestion),
-        Resolution::NotAllowed => format!("You are not allowed to use `{}`.", command.name),
+    let context = account::Context {
+        bridge,
+        user: sender,
+        room,
+        in_management_room,
+    };
+    let answer = match resolution {
+        Resolution::Run(CommandKind::Help) => Some(commands::help_text(prefix, level)),
+        Resolution::Run(CommandKind::Version) => Some(commands::version_text()),
+        Resolution::Run(CommandKind::Login) => account::login(&context, &command.args).await?,
+        Resolution::Run(CommandKind::Cancel) => account::cancel(&context),
+        Resolution::Run(CommandKind::Logout) => Some(account::logout(&context).await?),
+        Resolution::Run(CommandKind::ListLogins) => Some(account::list_logins(&context).await?),
+        Resolution::Unknown { suggestion } => {
+            Some(commands::unknown_text(&command.name, suggestion))
+        }
+        Resolution::NotAllowed => Some(format!("You are not allowed to use `{}`.", command.name)),
+    };
+    let Some(answer) = answer else {
+        return Ok(());
     };
     let content = RoomMessageEventContent::notice_markdown(answer);
     bridge

@@ -1,14 +1,16 @@
-//! The bridge core: owns the bot, (later) logins, portals and ghosts, and joins the Matrix
+//! The bridge core: owns the bot, logins and sessions (later portals and ghosts), and joins the Matrix
 //! and WhatsApp sides. The only layer that knows both.
 
+mod account;
 mod bot;
 pub mod commands;
 pub mod login;
+mod sessions;
 
 use std::sync::Arc;
 
-use ruma::UserId;
 use ruma::events::AnyTimelineEvent;
+use ruma::{OwnedUserId, UserId};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -16,13 +18,22 @@ use crate::db::Db;
 use crate::matrix::appservice::{EventSink, RetryLater};
 use crate::matrix::client::{HomeserverClient, HomeserverError};
 use crate::matrix::ids::BridgeIds;
+use crate::whatsapp::inbox::Inbox;
+use crate::whatsapp::session::{Session, SessionSettings};
+use crate::whatsapp::store::WaStore;
+use login::LoginFlows;
+use sessions::Sessions;
 
+/// The core. Cheap to clone: every part is shared, so a login can run as its own task.
+#[derive(Clone)]
 pub struct Bridge {
     config: Arc<Config>,
     client: HomeserverClient,
     db: Db,
     ids: BridgeIds,
     clock: Arc<dyn Clock>,
+    flows: Arc<LoginFlows<OwnedUserId>>,
+    sessions: Arc<Sessions>,
 }
 
 impl Bridge {
@@ -39,7 +50,39 @@ impl Bridge {
             db,
             ids,
             clock,
+            flows: Arc::default(),
+            sessions: Arc::default(),
         }
+    }
+
+    fn session_settings(&self) -> SessionSettings {
+        let whatsapp = &self.config.whatsapp;
+        SessionSettings {
+            websocket_url: whatsapp.websocket_url.to_string(),
+            version: whatsapp.version_parts(),
+            device_name: whatsapp.device_name.clone(),
+        }
+    }
+
+    /// Reconnects every stored login, without a new QR code.
+    pub async fn resume_sessions(&self) -> Result<usize, BridgeError> {
+        let logins = self.db.all_logins().await?;
+        let mut resumed = 0;
+        for login in logins {
+            let store = WaStore::open(self.db.clone(), login.device_id, self.clock.clone());
+            let inbox = Inbox::new(self.db.clone(), login.device_id);
+            let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+            match Session::start(store, inbox, &self.session_settings(), None, events_tx).await {
+                Ok(session) => {
+                    self.sessions.adopt(login.device_id, session, events);
+                    resumed += 1;
+                }
+                Err(err) => {
+                    tracing::warn!(device_id = login.device_id, error = %err, "could not resume a login")
+                }
+            }
+        }
+        Ok(resumed)
     }
 
     /// Registers the bot and sets its profile from the config.

@@ -3,6 +3,7 @@
 //! `ON CONFLICT`), and `with_pool!` runs them on whichever pool is configured.
 
 mod connect;
+pub mod logins;
 pub mod management_rooms;
 pub mod transactions;
 

@@ -26,6 +26,8 @@ pub struct Options {
     pub unreachable_registration_url: bool,
     /// `appservice.bot.avatar`, if set.
     pub bot_avatar: Option<String>,
+    /// The fake WhatsApp server's port; None points at a port nobody listens on.
+    pub whatsapp_port: Option<u16>,
 }
 
 impl Default for Options {
@@ -35,6 +37,7 @@ impl Default for Options {
             extra_permissions: Vec::new(),
             unreachable_registration_url: false,
             bot_avatar: None,
+            whatsapp_port: None,
         }
     }
 }
@@ -215,12 +218,15 @@ fn config_yaml(options: &Options, bridge_port: u16, synapse_port: u16) -> String
         .as_ref()
         .map(|mxc| format!("  bot:\n    avatar: '{mxc}'\n"))
         .unwrap_or_default();
+    // No test reaches out of this machine: WhatsApp is a loopback port (a fake server's,
+    // or nobody's).
+    let whatsapp_port = options.whatsapp_port.unwrap_or_else(super::free_port);
     let extra: String = options
         .extra_permissions
         .iter()
         .map(|line| format!("    {line}\n"))
         .collect();
     format!(
-        "# Test config: written by the harness.\nhomeserver:\n  address: http://127.0.0.1:{synapse_port}\n  domain: {SERVER_NAME}\nappservice:\n  address: http://127.0.0.1:{bridge_port}\n  hostname: 127.0.0.1\n  port: {bridge_port}\n{avatar}database:\n{database}bridge:\n  permissions:\n    '*': relay\n    {SERVER_NAME}: user\n{extra}logging:\n  level: debug\n"
+        "# Test config: written by the harness.\nhomeserver:\n  address: http://127.0.0.1:{synapse_port}\n  domain: {SERVER_NAME}\nappservice:\n  address: http://127.0.0.1:{bridge_port}\n  hostname: 127.0.0.1\n  port: {bridge_port}\n{avatar}database:\n{database}bridge:\n  permissions:\n    '*': relay\n    {SERVER_NAME}: user\n{extra}whatsapp:\n  websocket_url: ws://127.0.0.1:{whatsapp_port}/ws/chat\n  version: 2.3000.1023456789\nlogging:\n  level: debug\n"
     )
 }

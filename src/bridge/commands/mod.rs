@@ -11,6 +11,10 @@ pub use parse::{CommandLine, PrefixRule, parse};
 pub enum CommandKind {
     Help,
     Version,
+    Login,
+    Cancel,
+    Logout,
+    ListLogins,
 }
 
 #[derive(Debug)]
@@ -37,6 +41,34 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         summary: "Show the bridge's name and version.",
         min_level: PermissionLevel::Commands,
+    },
+    CommandSpec {
+        kind: CommandKind::Login,
+        name: "login",
+        aliases: &[],
+        summary: "Link your WhatsApp account: `login qr` to scan a QR code, `login phone [+number]` to enter a code on your phone.",
+        min_level: PermissionLevel::User,
+    },
+    CommandSpec {
+        kind: CommandKind::Cancel,
+        name: "cancel",
+        aliases: &[],
+        summary: "Stop the login in progress.",
+        min_level: PermissionLevel::User,
+    },
+    CommandSpec {
+        kind: CommandKind::Logout,
+        name: "logout",
+        aliases: &[],
+        summary: "Unlink the bridge from your WhatsApp account.",
+        min_level: PermissionLevel::User,
+    },
+    CommandSpec {
+        kind: CommandKind::ListLogins,
+        name: "list-logins",
+        aliases: &["ping"],
+        summary: "Show your linked WhatsApp accounts and whether they are connected.",
+        min_level: PermissionLevel::User,
     },
 ];
 

@@ -1,24 +1,37 @@
-//! At most one login flow per key (a Matrix user, or a user's device in the device API).
+//! At most one login flow per key (a Matrix user, or a user's device in the device API),
+//! and the way to reach a running flow: the user's next words, or `cancel`.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("You already have a login in progress. Finish it, or send `cancel` to stop it.")]
 pub struct AlreadyInProgress;
 
+/// What a person can tell a running flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowInput {
+    /// A message that was not a command: the phone number, when the flow asked for one.
+    Text(String),
+    Cancel,
+}
+
+type Running<K> = Arc<Mutex<HashMap<K, mpsc::UnboundedSender<FlowInput>>>>;
+
 /// Who has a login running. Taking a slot returns a guard; the slot frees itself when
 /// the guard is dropped, whatever way the flow ended.
 #[derive(Debug)]
 pub struct LoginFlows<K: Eq + Hash + Clone> {
-    running: Arc<Mutex<HashSet<K>>>,
+    running: Running<K>,
 }
 
 impl<K: Eq + Hash + Clone> Default for LoginFlows<K> {
     fn default() -> Self {
         Self {
-            running: Arc::new(Mutex::new(HashSet::new())),
+            running: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 }
@@ -26,26 +39,41 @@ impl<K: Eq + Hash + Clone> Default for LoginFlows<K> {
 #[derive(Debug)]
 pub struct FlowSlot<K: Eq + Hash + Clone> {
     key: K,
-    running: Arc<Mutex<HashSet<K>>>,
+    running: Running<K>,
 }
 
 impl<K: Eq + Hash + Clone> LoginFlows<K> {
-    pub fn begin(&self, key: K) -> Result<FlowSlot<K>, AlreadyInProgress> {
+    /// Takes the key's slot; the receiver gets what the person says to the flow.
+    pub fn begin(
+        &self,
+        key: K,
+    ) -> Result<(FlowSlot<K>, mpsc::UnboundedReceiver<FlowInput>), AlreadyInProgress> {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        if !running.insert(key.clone()) {
+        if running.contains_key(&key) {
             return Err(AlreadyInProgress);
         }
-        Ok(FlowSlot {
+        let (tx, rx) = mpsc::unbounded_channel();
+        running.insert(key.clone(), tx);
+        let slot = FlowSlot {
             key,
             running: self.running.clone(),
-        })
+        };
+        Ok((slot, rx))
     }
 
     pub fn is_running(&self, key: &K) -> bool {
         self.running
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(key)
+            .contains_key(key)
+    }
+
+    /// Passes `input` to the key's flow; false when none is running.
+    pub fn tell(&self, key: &K, input: FlowInput) -> bool {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running
+            .get(key)
+            .is_some_and(|flow| flow.send(input).is_ok())
     }
 }
 
@@ -65,12 +93,17 @@ mod tests {
     #[test]
     fn one_flow_per_key_and_the_slot_frees_itself() {
         let flows = LoginFlows::default();
-        let alice = flows.begin("alice").expect("first");
+        let (alice, mut alice_inputs) = flows.begin("alice").expect("first");
         assert_eq!(flows.begin("alice").err(), Some(AlreadyInProgress));
-        let bob = flows.begin("bob").expect("another user");
-        assert!(flows.is_running(&"alice"));
+        let (bob, _) = flows.begin("bob").expect("another user");
+        assert!(flows.tell(&"alice", FlowInput::Text("+15551234567".into())));
+        assert_eq!(
+            alice_inputs.try_recv().ok(),
+            Some(FlowInput::Text("+15551234567".into()))
+        );
         drop(alice);
         assert!(!flows.is_running(&"alice"));
+        assert!(!flows.tell(&"alice", FlowInput::Cancel), "nobody to tell");
         assert!(
             flows.begin("alice").is_ok(),
             "free again after the flow ended"

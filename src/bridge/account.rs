@@ -1,0 +1,130 @@
+//! The commands about a user's WhatsApp account: login, cancel, logout, list-logins.
+
+use ruma::{RoomId, UserId};
+
+use super::login::chat::ChatFrontEnd;
+use super::login::driver::{self, LoginRequest};
+use super::login::{FlowInput, LoginMethod};
+use super::{Bridge, BridgeError};
+use crate::whatsapp::phone::PhoneNumber;
+use crate::whatsapp::store::WaStore;
+
+pub(super) struct Context<'a> {
+    pub bridge: &'a Bridge,
+    pub user: &'a UserId,
+    pub room: &'a RoomId,
+    pub in_management_room: bool,
+}
+
+const LOGIN_HELP: &str = "Link your WhatsApp account in one of two ways:\n\n\
+* `login qr` — scan a QR code with WhatsApp on your phone;\n\
+* `login phone` — enter a code on your phone instead (you can give the number right away: \
+`login phone +15551234567`).";
+
+/// Starts a login flow, which then speaks for itself; returns an answer only when it
+/// did not start.
+pub(super) async fn login(
+    context: &Context<'_>,
+    args: &str,
+) -> Result<Option<String>, BridgeError> {
+    let mut words = args.split_whitespace();
+    let (method, phone) = match words.next().map(str::to_lowercase).as_deref() {
+        None => return Ok(Some(LOGIN_HELP.into())),
+        Some("qr") => (LoginMethod::Qr, None),
+        Some("phone") | Some("code") => {
+            let rest: Vec<&str> = words.collect();
+            if rest.is_empty() {
+                (LoginMethod::PairingCode, None)
+            } else {
+                match PhoneNumber::parse(&rest.join(" ")) {
+                    Ok(phone) => (LoginMethod::PairingCode, Some(phone)),
+                    Err(err) => return Ok(Some(err.to_string())),
+                }
+            }
+        }
+        Some(other) => {
+            return Ok(Some(format!(
+                "`{other}` is not a way to log in. {LOGIN_HELP}"
+            )));
+        }
+    };
+    if !context.in_management_room {
+        return Ok(Some(
+            "Log in from your direct chat with me: a login code must not be shown in a shared room.".into(),
+        ));
+    }
+    let bridge = context.bridge;
+    let (slot, inputs) = match bridge.flows.begin(context.user.to_owned()) {
+        Ok(started) => started,
+        Err(err) => return Ok(Some(err.to_string())),
+    };
+    let front = ChatFrontEnd::new(
+        bridge.client.clone(),
+        bridge.ids.bot().to_owned(),
+        context.room.to_owned(),
+        rand::random(),
+    );
+    let request = LoginRequest {
+        user: context.user.to_owned(),
+        method,
+        phone,
+    };
+    tokio::spawn(driver::run(bridge.clone(), request, slot, inputs, front));
+    Ok(None)
+}
+
+pub(super) fn cancel(context: &Context<'_>) -> Option<String> {
+    let told = context
+        .bridge
+        .flows
+        .tell(&context.user.to_owned(), FlowInput::Cancel);
+    (!told).then(|| "There is no login in progress.".to_owned())
+}
+
+pub(super) async fn logout(context: &Context<'_>) -> Result<String, BridgeError> {
+    let bridge = context.bridge;
+    let logins = bridge.db.logins_of(context.user).await?;
+    if logins.is_empty() {
+        return Ok("You are not logged in to WhatsApp.".into());
+    }
+    let mut lines = Vec::new();
+    for login in logins {
+        let unlinked = match bridge.sessions.take(login.device_id) {
+            Some(session) => {
+                session.logout().await;
+                true
+            }
+            None => false,
+        };
+        WaStore::delete_device(&bridge.db, login.device_id).await?;
+        lines.push(if unlinked {
+            format!("Logged out of +{}: the bridge is no longer a linked device of that account.", login.phone)
+        } else {
+            format!(
+                "Logged out of +{}. The bridge could not reach WhatsApp to unlink itself: remove it on your phone under Linked devices.",
+                login.phone
+            )
+        });
+    }
+    Ok(lines.join("\n"))
+}
+
+pub(super) async fn list_logins(context: &Context<'_>) -> Result<String, BridgeError> {
+    let bridge = context.bridge;
+    let logins = bridge.db.logins_of(context.user).await?;
+    if logins.is_empty() {
+        return Ok("You are not logged in to WhatsApp. Send `login qr` or `login phone` to link your account.".into());
+    }
+    let lines: Vec<String> = logins
+        .iter()
+        .map(|login| {
+            let state = if bridge.sessions.is_connected(login.device_id) {
+                "connected"
+            } else {
+                "not connected"
+            };
+            format!("* +{} — {state}", login.phone)
+        })
+        .collect();
+    Ok(format!("Your WhatsApp logins:\n\n{}", lines.join("\n")))
+}

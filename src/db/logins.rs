@@ -1,0 +1,77 @@
+//! Finished logins: a Matrix user's linked WhatsApp accounts.
+
+use ruma::{OwnedUserId, UserId};
+
+use super::{Db, with_pool};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRow {
+    pub device_id: i32,
+    pub user_id: OwnedUserId,
+    /// International digits, no `+`.
+    pub phone: String,
+    pub created_at_ms: i64,
+}
+
+type Row = (i32, String, String, i64);
+
+fn rows(rows: Vec<Row>) -> Vec<LoginRow> {
+    rows.into_iter()
+        // A row whose user ID no longer parses is skipped, not fatal.
+        .filter_map(|(device_id, user, phone, created_at_ms)| {
+            Some(LoginRow {
+                device_id,
+                user_id: UserId::parse(user).ok()?,
+                phone,
+                created_at_ms,
+            })
+        })
+        .collect()
+}
+
+impl Db {
+    pub async fn add_login(
+        &self,
+        device_id: i32,
+        user: &UserId,
+        phone: &str,
+        now_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO login (device_id, user_id, phone, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (device_id) DO UPDATE SET user_id = excluded.user_id, phone = excluded.phone",
+            )
+            .bind(device_id)
+            .bind(user.as_str())
+            .bind(phone)
+            .bind(now_ms)
+            .execute(pool)
+            .await
+            .map(drop)
+        })
+    }
+
+    pub async fn logins_of(&self, user: &UserId) -> Result<Vec<LoginRow>, sqlx::Error> {
+        let found: Vec<Row> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT device_id, user_id, phone, created_at FROM login WHERE user_id = $1 ORDER BY created_at, device_id",
+            )
+            .bind(user.as_str())
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows(found))
+    }
+
+    pub async fn all_logins(&self) -> Result<Vec<LoginRow>, sqlx::Error> {
+        let found: Vec<Row> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT device_id, user_id, phone, created_at FROM login ORDER BY device_id",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows(found))
+    }
+}
