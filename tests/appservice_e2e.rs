@@ -33,11 +33,7 @@ async fn version_answers(user: &MatrixUser, room: &str, bot: &str) -> usize {
 /// Sets up a management room and returns (env, user, room).
 async fn with_management_room(options: Options) -> (TestEnv, MatrixUser, String) {
     let env = TestEnv::start(options).await;
-    let alice = env.user("alice").await;
-    let room = alice.create_dm(&env.bot()).await;
-    alice
-        .wait_for_message(&room, &env.bot(), "management room")
-        .await;
+    let (alice, room) = env.user_with_management_room("alice").await;
     (env, alice, room)
 }
 

@@ -26,20 +26,9 @@ fn fast_retries() -> RetryPolicy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_as_the_right_user_with_the_given_timestamp() {
     let env = TestEnv::start(Options::default()).await;
-    let alice = env.user("alice").await;
-    let room_id = alice.create_dm(&env.bot()).await;
-    alice
-        .wait_for_message(&room_id, &env.bot(), "management room")
-        .await;
+    let (alice, room_id) = env.user_with_management_room("alice").await;
 
-    let client = HomeserverClient::connect(
-        &env.synapse.url(),
-        &env.config.appservice.as_token,
-        Duration::from_secs(10),
-        fast_retries(),
-    )
-    .await
-    .expect("connect");
+    let client = env.appservice_client(fast_retries()).await;
     let bot = UserId::parse(env.bot()).expect("bot");
     let room = RoomId::parse(&room_id).expect("room");
 

@@ -10,11 +10,7 @@ use common::user::MatrixUser;
 
 async fn setup(options: Options) -> (TestEnv, MatrixUser, String) {
     let env = TestEnv::start(options).await;
-    let alice = env.user("alice").await;
-    let room = alice.create_dm(&env.bot()).await;
-    alice
-        .wait_for_message(&room, &env.bot(), "management room")
-        .await;
+    let (alice, room) = env.user_with_management_room("alice").await;
     (env, alice, room)
 }
 

@@ -3,31 +3,17 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::bridge::{Options, TestEnv};
 use matrix_whatsapp::bridge::login::qr_message::QrMessage;
-use matrix_whatsapp::matrix::client::HomeserverClient;
 use matrix_whatsapp::matrix::retry::RetryPolicy;
 use ruma::{OwnedTransactionId, RoomId, UserId};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qr_code_is_shown_replaced_and_removed() {
     let env = TestEnv::start(Options::default()).await;
-    let alice = env.user("alice").await;
-    let room_id = alice.create_dm(&env.bot()).await;
-    alice
-        .wait_for_message(&room_id, &env.bot(), "management room")
-        .await;
+    let (alice, room_id) = env.user_with_management_room("alice").await;
 
-    let client = HomeserverClient::connect(
-        &env.synapse.url(),
-        &env.config.appservice.as_token,
-        Duration::from_secs(10),
-        RetryPolicy::default(),
-    )
-    .await
-    .expect("client");
+    let client = env.appservice_client(RetryPolicy::default()).await;
     let bot = UserId::parse(env.bot()).expect("bot");
     let room = RoomId::parse(&room_id).expect("room");
     let qr = QrMessage {

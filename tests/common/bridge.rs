@@ -165,6 +165,30 @@ impl TestEnv {
         MatrixUser::register(&self.synapse.url(), name).await
     }
 
+    /// A user who has opened their management room with the bot; returns the room too.
+    pub async fn user_with_management_room(&self, name: &str) -> (MatrixUser, String) {
+        let user = self.user(name).await;
+        let room = user.create_dm(&self.bot()).await;
+        user.wait_for_message(&room, &self.bot(), "management room")
+            .await;
+        (user, room)
+    }
+
+    /// The bridge's own homeserver client (as the appservice), for tests of its parts.
+    pub async fn appservice_client(
+        &self,
+        retry: matrix_whatsapp::matrix::retry::RetryPolicy,
+    ) -> matrix_whatsapp::matrix::client::HomeserverClient {
+        matrix_whatsapp::matrix::client::HomeserverClient::connect(
+            &self.synapse.url(),
+            &self.config.appservice.as_token,
+            std::time::Duration::from_secs(10),
+            retry,
+        )
+        .await
+        .expect("homeserver client")
+    }
+
     /// Sends a transaction to the bridge as the homeserver would (or as an impostor would,
     /// with another token).
     pub async fn put_transaction(

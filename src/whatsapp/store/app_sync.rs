@@ -144,15 +144,11 @@ impl AppSyncStore for WaStore {
     }
 
     async fn clear_mutation_macs(&self, name: &str) -> Result<()> {
-        with_pool!(&self.db, |pool| {
-            sqlx::query("DELETE FROM wa_mutation_mac WHERE device_id = $1 AND name = $2")
-                .bind(self.device_id)
-                .bind(name)
-                .execute(pool)
-                .await
-                .map(drop)
-                .map_err(db_err)
-        })
+        self.delete_where(
+            "DELETE FROM wa_mutation_mac WHERE device_id = $1 AND name = $2",
+            name,
+        )
+        .await
     }
 
     async fn get_latest_sync_key_id(&self) -> Result<Option<Vec<u8>>> {

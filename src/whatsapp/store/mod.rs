@@ -60,6 +60,54 @@ impl WaStore {
     fn now_secs(&self) -> i64 {
         self.clock.now_ms() / 1000
     }
+
+    /// `sql` deletes by (device, one text key).
+    async fn delete_where(&self, sql: &'static str, key: &str) -> Result<(), StoreError> {
+        with_pool!(&self.db, |pool| {
+            sqlx::query(sql)
+                .bind(self.device_id)
+                .bind(key)
+                .execute(pool)
+                .await
+                .map(drop)
+                .map_err(db_err)
+        })
+    }
+
+    /// `sql` selects one blob by (device, one text key).
+    async fn blob_where(
+        &self,
+        sql: &'static str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        with_pool!(&self.db, |pool| {
+            sqlx::query_scalar::<_, Vec<u8>>(sql)
+                .bind(self.device_id)
+                .bind(key)
+                .fetch_optional(pool)
+                .await
+                .map_err(db_err)
+        })
+    }
+
+    /// `sql` deletes by (device, a cutoff time); returns how many rows went.
+    async fn delete_before(&self, sql: &'static str, cutoff: i64) -> Result<u32, StoreError> {
+        let deleted = with_pool!(&self.db, |pool| {
+            sqlx::query(sql)
+                .bind(self.device_id)
+                .bind(cutoff)
+                .execute(pool)
+                .await
+                .map_err(db_err)?
+                .rows_affected()
+        });
+        row_count(deleted)
+    }
+}
+
+/// The library counts deleted rows in a u32.
+fn row_count(rows: u64) -> Result<u32, StoreError> {
+    u32::try_from(rows).map_err(|_| StoreError::Validation("too many rows deleted to count".into()))
 }
 
 fn db_err(err: sqlx::Error) -> StoreError {

@@ -1,7 +1,7 @@
 //! Secrets of messages, kept so later add-ons (reactions, poll votes, edits) decrypt.
 
 use async_trait::async_trait;
-use wacore::store::error::{Result, StoreError};
+use wacore::store::error::Result;
 use wacore::store::traits::{MsgSecretEntry, MsgSecretStore};
 
 use super::{WaStore, db_err};
@@ -75,16 +75,10 @@ impl MsgSecretStore for WaStore {
     }
 
     async fn delete_expired_msg_secrets(&self, cutoff_timestamp: i64) -> Result<u32> {
-        let deleted = with_pool!(&self.db, |pool| {
-            sqlx::query("DELETE FROM wa_msg_secret WHERE device_id = $1 AND expires_at <> 0 AND expires_at <= $2")
-                .bind(self.device_id)
-                .bind(cutoff_timestamp)
-                .execute(pool)
-                .await
-                .map_err(db_err)?
-                .rows_affected()
-        });
-        u32::try_from(deleted)
-            .map_err(|_| StoreError::Validation("too many rows deleted to count".into()))
+        self.delete_before(
+            "DELETE FROM wa_msg_secret WHERE device_id = $1 AND expires_at <> 0 AND expires_at <= $2",
+            cutoff_timestamp,
+        )
+        .await
     }
 }

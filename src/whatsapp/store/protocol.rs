@@ -3,13 +3,13 @@
 //! inbound buffer behind the durability hook.
 
 use async_trait::async_trait;
-use wacore::store::error::{Result, StoreError};
+use wacore::store::error::Result;
 use wacore::store::traits::{
     DeviceListRecord, LidPnMappingEntry, PendingInboundKey, PendingInboundRow, ProtocolStore,
     TcTokenEntry,
 };
 
-use super::{WaStore, db_err, serde_err};
+use super::{WaStore, db_err, row_count, serde_err};
 use crate::db::with_pool;
 
 type LidRow = (String, String, i64, i64, String);
@@ -24,10 +24,6 @@ fn lid_entry(
         updated_at,
         learning_source,
     }
-}
-
-fn count(rows: u64) -> Result<u32> {
-    u32::try_from(rows).map_err(|_| StoreError::Validation("too many rows deleted to count".into()))
 }
 
 const PUT_LID: &str = "INSERT INTO wa_lid_mapping (device_id, lid, phone_number, created_at, updated_at, learning_source) \
@@ -75,15 +71,11 @@ impl ProtocolStore for WaStore {
     }
 
     async fn clear_sender_key_devices(&self, group_jid: &str) -> Result<()> {
-        with_pool!(&self.db, |pool| {
-            sqlx::query("DELETE FROM wa_sender_key_device WHERE device_id = $1 AND group_jid = $2")
-                .bind(self.device_id)
-                .bind(group_jid)
-                .execute(pool)
-                .await
-                .map(drop)
-                .map_err(db_err)
-        })
+        self.delete_where(
+            "DELETE FROM wa_sender_key_device WHERE device_id = $1 AND group_jid = $2",
+            group_jid,
+        )
+        .await
     }
 
     async fn delete_sender_key_device_rows(&self, device_jids: &[&str]) -> Result<()> {
@@ -279,15 +271,11 @@ impl ProtocolStore for WaStore {
     }
 
     async fn delete_devices(&self, user: &str) -> Result<()> {
-        with_pool!(&self.db, |pool| {
-            sqlx::query("DELETE FROM wa_device_list WHERE device_id = $1 AND user_part = $2")
-                .bind(self.device_id)
-                .bind(user)
-                .execute(pool)
-                .await
-                .map(drop)
-                .map_err(db_err)
-        })
+        self.delete_where(
+            "DELETE FROM wa_device_list WHERE device_id = $1 AND user_part = $2",
+            user,
+        )
+        .await
     }
 
     async fn get_group_metadata(&self, group_jid: &str) -> Result<Option<Vec<u8>>> {
@@ -320,15 +308,11 @@ impl ProtocolStore for WaStore {
     }
 
     async fn delete_group_metadata(&self, group_jid: &str) -> Result<()> {
-        with_pool!(&self.db, |pool| {
-            sqlx::query("DELETE FROM wa_group_metadata WHERE device_id = $1 AND group_jid = $2")
-                .bind(self.device_id)
-                .bind(group_jid)
-                .execute(pool)
-                .await
-                .map(drop)
-                .map_err(db_err)
-        })
+        self.delete_where(
+            "DELETE FROM wa_group_metadata WHERE device_id = $1 AND group_jid = $2",
+            group_jid,
+        )
+        .await
     }
 
     async fn get_tc_token(&self, jid: &str) -> Result<Option<TcTokenEntry>> {
@@ -371,15 +355,11 @@ impl ProtocolStore for WaStore {
     }
 
     async fn delete_tc_token(&self, jid: &str) -> Result<()> {
-        with_pool!(&self.db, |pool| {
-            sqlx::query("DELETE FROM wa_tc_token WHERE device_id = $1 AND jid = $2")
-                .bind(self.device_id)
-                .bind(jid)
-                .execute(pool)
-                .await
-                .map(drop)
-                .map_err(db_err)
-        })
+        self.delete_where(
+            "DELETE FROM wa_tc_token WHERE device_id = $1 AND jid = $2",
+            jid,
+        )
+        .await
     }
 
     async fn get_all_tc_token_jids(&self) -> Result<Vec<String>> {
@@ -408,7 +388,7 @@ impl ProtocolStore for WaStore {
             .map_err(db_err)?
             .rows_affected()
         });
-        count(deleted)
+        row_count(deleted)
     }
 
     async fn touch_tc_token_sender_timestamp(
@@ -499,16 +479,11 @@ impl ProtocolStore for WaStore {
     }
 
     async fn delete_expired_sent_messages(&self, cutoff_timestamp: i64) -> Result<u32> {
-        let deleted = with_pool!(&self.db, |pool| {
-            sqlx::query("DELETE FROM wa_sent_message WHERE device_id = $1 AND created_at < $2")
-                .bind(self.device_id)
-                .bind(cutoff_timestamp)
-                .execute(pool)
-                .await
-                .map_err(db_err)?
-                .rows_affected()
-        });
-        count(deleted)
+        self.delete_before(
+            "DELETE FROM wa_sent_message WHERE device_id = $1 AND created_at < $2",
+            cutoff_timestamp,
+        )
+        .await
     }
 
     async fn store_pending_inbound(
@@ -553,16 +528,11 @@ impl ProtocolStore for WaStore {
     }
 
     async fn delete_expired_pending_inbound(&self, cutoff_timestamp: i64) -> Result<u32> {
-        let deleted = with_pool!(&self.db, |pool| {
-            sqlx::query("DELETE FROM wa_pending_inbound WHERE device_id = $1 AND created_at < $2")
-                .bind(self.device_id)
-                .bind(cutoff_timestamp)
-                .execute(pool)
-                .await
-                .map_err(db_err)?
-                .rows_affected()
-        });
-        count(deleted)
+        self.delete_before(
+            "DELETE FROM wa_pending_inbound WHERE device_id = $1 AND created_at < $2",
+            cutoff_timestamp,
+        )
+        .await
     }
 
     async fn store_pending_inbound_batch(&self, rows: &[PendingInboundRow<'_>]) -> Result<()> {

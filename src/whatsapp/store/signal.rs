@@ -20,29 +20,6 @@ const PUT_SENDER_KEY: &str = "INSERT INTO wa_sender_key (device_id, address, rec
      ON CONFLICT (device_id, address) DO UPDATE SET record = excluded.record";
 
 impl WaStore {
-    async fn delete_where(&self, sql: &'static str, key: &str) -> Result<()> {
-        with_pool!(&self.db, |pool| {
-            sqlx::query(sql)
-                .bind(self.device_id)
-                .bind(key)
-                .execute(pool)
-                .await
-                .map(drop)
-                .map_err(db_err)
-        })
-    }
-
-    async fn blob_where(&self, sql: &'static str, key: &str) -> Result<Option<Vec<u8>>> {
-        with_pool!(&self.db, |pool| {
-            sqlx::query_scalar::<_, Vec<u8>>(sql)
-                .bind(self.device_id)
-                .bind(key)
-                .fetch_optional(pool)
-                .await
-                .map_err(db_err)
-        })
-    }
-
     /// Runs `sql` once per (key, blob) pair in one transaction.
     async fn put_blobs(&self, sql: &'static str, rows: &[(Arc<str>, Bytes)]) -> Result<()> {
         with_pool!(&self.db, |pool| {
