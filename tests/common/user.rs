@@ -127,9 +127,20 @@ impl MatrixUser {
 
     /// Waits until `sender` has posted a message whose body contains `needle`; returns it.
     pub async fn wait_for_message(&self, room: &str, sender: &str, needle: &str) -> String {
+        self.wait_for_message_within(room, sender, needle, Duration::from_secs(30))
+            .await
+    }
+
+    pub async fn wait_for_message_within(
+        &self,
+        room: &str,
+        sender: &str,
+        needle: &str,
+        timeout: Duration,
+    ) -> String {
         super::wait_for(
             &format!("a message from {sender} containing {needle:?}"),
-            Duration::from_secs(30),
+            timeout,
             || async {
                 self.messages_from(room, sender)
                     .await
