@@ -21,18 +21,6 @@ pub enum PermissionLevel {
     Admin,
 }
 
-impl PermissionLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Block => "block",
-            Self::Relay => "relay",
-            Self::Commands => "commands",
-            Self::User => "user",
-            Self::Admin => "admin",
-        }
-    }
-}
-
 /// `"*"`, a server name or a full user ID, each mapped to a level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -61,13 +61,6 @@ impl<K: Eq + Hash + Clone> LoginFlows<K> {
         Ok((slot, rx))
     }
 
-    pub fn is_running(&self, key: &K) -> bool {
-        self.running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains_key(key)
-    }
-
     /// Passes `input` to the key's flow; false when none is running.
     pub fn tell(&self, key: &K, input: FlowInput) -> bool {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
@@ -102,7 +95,6 @@ mod tests {
             Some(FlowInput::Text("+15551234567".into()))
         );
         drop(alice);
-        assert!(!flows.is_running(&"alice"));
         assert!(!flows.tell(&"alice", FlowInput::Cancel), "nobody to tell");
         assert!(
             flows.begin("alice").is_ok(),
