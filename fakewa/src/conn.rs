@@ -8,44 +8,31 @@ use crate::noise::{FirstReply, ServerIdentity, respond_to_client_hello};
 use crate::session::{Action, Session};
 use crate::state::{ConnCommand, ConnEntry, ConnId, ServerEvent, Shared};
 use crate::transport::NoiseTransport;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use std::pin::Pin;
 use std::sync::Arc;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::StatusCode;
 
-const CHAT_PATH: &str = "/ws/chat";
+type WsError = tokio_tungstenite::tungstenite::Error;
+/// The WebSocket halves, whatever transport (TCP or TLS) is under them.
+type BoxSink = Pin<Box<dyn Sink<Message, Error = WsError> + Send>>;
+type BoxSource = Pin<Box<dyn Stream<Item = std::result::Result<Message, WsError>> + Send>>;
 
-type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;
-type Source = SplitStream<WebSocketStream<TcpStream>>;
-
-pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
-    if let Err(err) = run(shared, stream).await {
+pub(crate) async fn serve<S>(shared: Arc<Shared>, ws: S)
+where
+    S: Sink<Message, Error = WsError>
+        + Stream<Item = std::result::Result<Message, WsError>>
+        + Send
+        + 'static,
+{
+    let (sink, source) = ws.split();
+    if let Err(err) = run(shared, Box::pin(sink), Box::pin(source)).await {
         log::debug!("connection ended: {err}");
     }
 }
 
-#[allow(clippy::result_large_err)] // the signature is fixed by tungstenite's callback
-fn only_chat_path(
-    request: &Request,
-    response: Response,
-) -> std::result::Result<Response, ErrorResponse> {
-    if request.uri().path() == CHAT_PATH {
-        Ok(response)
-    } else {
-        let mut refusal = ErrorResponse::new(None);
-        *refusal.status_mut() = StatusCode::NOT_FOUND;
-        Err(refusal)
-    }
-}
-
-async fn run(shared: Arc<Shared>, stream: TcpStream) -> Result<()> {
-    let ws = tokio_tungstenite::accept_hdr_async(stream, only_chat_path).await?;
-    let (mut sink, mut source) = ws.split();
+async fn run(shared: Arc<Shared>, mut sink: BoxSink, mut source: BoxSource) -> Result<()> {
     let mut frames = FrameReader::new();
 
     let active = shared.active_keys();
@@ -81,6 +68,8 @@ async fn run(shared: Arc<Shared>, stream: TcpStream) -> Result<()> {
     let mut link = Link {
         sink,
         transport: established.transport,
+        shared: shared.clone(),
+        conn,
     };
     let mut session = Session::new(shared.clone(), conn, established.client_static);
     let result = async {
@@ -101,7 +90,11 @@ async fn run(shared: Arc<Shared>, stream: TcpStream) -> Result<()> {
     }
     .await;
 
-    shared.state().conns.remove(&conn);
+    {
+        let mut state = shared.state();
+        state.conns.remove(&conn);
+        state.delivery.go_offline(conn);
+    }
     shared.emit(ServerEvent::Disconnected { conn });
     result
 }
@@ -118,6 +111,7 @@ fn register(
         conn,
         ConnEntry {
             client_static,
+            device: None,
             refs: Vec::new(),
             code_request: None,
             commands,
@@ -128,15 +122,22 @@ fn register(
 
 /// The encrypted half of the connection.
 struct Link {
-    sink: Sink,
+    sink: BoxSink,
     transport: NoiseTransport,
+    shared: Arc<Shared>,
+    conn: ConnId,
 }
 
 impl Link {
     async fn send_node(&mut self, node: &wacore_binary::Node) -> Result<()> {
         let plaintext = node::encode(node)?;
         let ciphertext = self.transport.encrypt(&plaintext)?;
-        send_frame(&mut self.sink, &ciphertext).await
+        send_frame(&mut self.sink, &ciphertext).await?;
+        self.shared.emit(ServerEvent::Sent {
+            conn: self.conn,
+            node: node.clone(),
+        });
+        Ok(())
     }
 
     /// Performs the actions; `true` when the connection must end.
@@ -144,6 +145,11 @@ impl Link {
         for action in actions {
             match action {
                 Action::Send(node) => self.send_node(&node).await?,
+                Action::SendRaw(bytes) => {
+                    let ciphertext = self.transport.encrypt(&bytes)?;
+                    send_frame(&mut self.sink, &ciphertext).await?;
+                }
+                Action::SendUnencrypted(bytes) => send_frame(&mut self.sink, &bytes).await?,
                 Action::Close => {
                     // Best effort: the point is that the socket goes away.
                     let _ = self.sink.close().await;
@@ -160,7 +166,7 @@ async fn pump(
     conn: ConnId,
     session: &mut Session,
     link: &mut Link,
-    mut source: Source,
+    mut source: BoxSource,
     mut frames: FrameReader,
     mut commands: mpsc::UnboundedReceiver<ConnCommand>,
 ) -> Result<()> {
@@ -183,6 +189,10 @@ async fn pump(
             command = commands.recv() => {
                 let actions = match command {
                     Some(ConnCommand::Send(node)) => vec![Action::Send(node)],
+                    Some(ConnCommand::SendRawFrame(bytes)) => vec![Action::SendRaw(bytes)],
+                    Some(ConnCommand::SendUnencryptedFrame(bytes)) => {
+                        vec![Action::SendUnencrypted(bytes)]
+                    }
                     Some(ConnCommand::Pair { node, pending }) => session.start_pairing(node, pending),
                     Some(ConnCommand::PrimaryHello { node, hello }) => session.primary_hello(node, hello),
                     Some(ConnCommand::End(end)) => session.end_stream(end),
@@ -196,7 +206,7 @@ async fn pump(
     }
 }
 
-async fn next_frame(source: &mut Source, frames: &mut FrameReader) -> Result<Vec<u8>> {
+async fn next_frame(source: &mut BoxSource, frames: &mut FrameReader) -> Result<Vec<u8>> {
     loop {
         if let Some(frame) = frames.next_frame()? {
             return Ok(frame);
@@ -212,7 +222,7 @@ async fn next_frame(source: &mut Source, frames: &mut FrameReader) -> Result<Vec
     }
 }
 
-async fn send_frame(sink: &mut Sink, payload: &[u8]) -> Result<()> {
+async fn send_frame(sink: &mut BoxSink, payload: &[u8]) -> Result<()> {
     sink.send(Message::Binary(encode_frame(payload)?.into()))
         .await?;
     Ok(())

@@ -36,6 +36,26 @@ pub enum FakeWaError {
     NoPairingConnection,
     #[error("pairing failed: {0}")]
     Pairing(String),
+    #[error("signal: {0}")]
+    Signal(String),
+    #[error("tls: {0}")]
+    Tls(String),
+    #[error("media: {0}")]
+    Media(String),
+    #[error("plaintext padding is malformed")]
+    BadPadding,
+    #[error("no account for {0}")]
+    UnknownAccount(String),
+    #[error("no linked device {0}")]
+    UnknownDevice(String),
+    #[error("no group {0}")]
+    UnknownGroup(String),
+    #[error("{0} is not a member of the group")]
+    NotInGroup(String),
+    #[error("no message {0} was sent by a simulated device")]
+    UnknownMessage(String),
+    #[error("{0} has no prekeys on the server (it never uploaded any)")]
+    NoPrekeys(String),
     #[error("the connection closed before the operation completed")]
     ConnectionGone,
 }

@@ -7,25 +7,45 @@
 mod adv;
 mod cert;
 mod conn;
+mod contact;
+mod delivery;
 mod error;
 mod frame;
+mod groups;
+mod history;
+mod http;
 mod link_code;
+mod media;
+mod media_crypto;
 mod node;
 mod noise;
+mod outbound;
 mod phone;
 mod prekeys;
 mod qr;
 mod script;
 mod server;
 mod session;
+mod signal;
 mod state;
+mod tls;
 mod transport;
 
 pub use cert::CertAuthority;
+pub use contact::Contact;
 pub use error::{FakeWaError, Result};
+pub use groups::{GroupChange, GroupHandle, Role};
+pub use history::{
+    HistoryConversation, HistoryDelivery, HistoryMessage, HistorySyncScript, HistorySyncType,
+};
+pub use media::MediaRef;
+pub use media_crypto::{MediaKind, decrypt as decrypt_media, encrypt as encrypt_media};
 pub use noise::HandshakePattern;
+pub use outbound::{Chat, ReceiptSpec, SendOptions};
 pub use phone::{PairingStarted, Phone};
 pub use script::{LoginFailure, StreamEnd};
 pub use server::{FakeServer, ServerKeys};
-pub use state::{ConnId, PrekeyUpload, ServerEvent};
+pub use state::{ConnId, PrekeyUpload, ReceivedMessage, ServerEvent};
+pub use tls::TestCa;
 pub use wacore_binary::{Jid, Node};
+pub use waproto::whatsapp as proto;

@@ -36,6 +36,11 @@ pub fn attr(node: &Node, name: &str) -> Option<String> {
         .map(|value| value.as_str().into_owned())
 }
 
+/// A JID attribute, whether the wire carried it as a JID or as text.
+pub fn jid_attr(node: &Node, name: &str) -> Option<Jid> {
+    node.attrs.get(name)?.to_jid()
+}
+
 pub fn child<'a>(node: &'a Node, tag: &str) -> Option<&'a Node> {
     node.get_optional_child(tag)
 }
@@ -69,6 +74,15 @@ pub fn iq_reply(id: &str, kind: &'static str) -> NodeBuilder {
         .attr("from", server_jid())
         .attr("id", id)
         .attr("type", kind)
+}
+
+/// `<enc v="2" type=…>ciphertext</enc>`.
+pub fn enc(kind: &str, ciphertext: Vec<u8>) -> Node {
+    NodeBuilder::new("enc")
+        .attr("v", "2")
+        .attr("type", kind.to_owned())
+        .bytes(ciphertext)
+        .build()
 }
 
 /// `<stream:error code=…/>`.

@@ -2,10 +2,12 @@
 
 use crate::adv;
 use crate::error::{FakeWaError, Result};
+use crate::history::{HistoryDelivery, HistorySyncScript};
 use crate::link_code::{PrimaryHello, unwrap_with_code, wrap_with_code};
 use crate::node::{iq_reply, server_jid, unix_now};
+use crate::outbound;
 use crate::qr::QrCode;
-use crate::state::{ConnCommand, ConnId, DeviceRecord, PendingPair, PhoneAccount, Shared};
+use crate::state::{ConnCommand, ConnId, DeviceRecord, PendingPair, ServerEvent, Shared, State};
 use std::sync::Arc;
 use wacore_binary::builder::NodeBuilder;
 use wacore_binary::{Jid, Node};
@@ -27,23 +29,18 @@ pub struct PairingStarted {
 }
 
 impl Phone {
-    pub(crate) fn new(shared: Arc<Shared>, number: &str) -> Self {
-        shared
-            .state()
-            .phones
-            .entry(number.to_owned())
-            .or_insert_with(|| PhoneAccount {
-                // A LID is an opaque number unrelated to the phone number.
-                lid_user: (100_000_000_000_000u64 + rand::random::<u64>() % 900_000_000_000_000)
-                    .to_string(),
-                account_key: KeyPair::generate(&mut rand::rng()),
-                next_device: 1,
-                next_key_index: 1,
-            });
-        Self {
+    pub(crate) fn new(shared: Arc<Shared>, number: &str) -> Result<Self> {
+        crate::contact::ensure_account(&shared, number)?;
+        Ok(Self {
             shared,
             number: number.to_owned(),
-        }
+        })
+    }
+
+    /// The same account as a contact of others: what the user sends from
+    /// the phone (the companions get a copy).
+    pub fn as_contact(&self) -> crate::contact::Contact {
+        crate::contact::Contact::from_parts(self.shared.clone(), &self.number)
     }
 
     pub fn jid(&self) -> Jid {
@@ -53,8 +50,7 @@ impl Phone {
     pub fn lid(&self) -> Jid {
         let state = self.shared.state();
         let lid_user = state
-            .phones
-            .get(&self.number)
+            .account(&self.number)
             .map(|account| account.lid_user.clone())
             .unwrap_or_default();
         Jid::lid(lid_user)
@@ -111,10 +107,7 @@ impl Phone {
                 .code_request
                 .clone()
                 .ok_or(FakeWaError::NoPairingConnection)?;
-            let account = state
-                .phones
-                .get(&self.number)
-                .ok_or(FakeWaError::Pairing("unknown phone".into()))?;
+            let account = state.account(&self.number)?;
             let account_public = crate::cert::key_bytes(&account.account_key);
             (*conn, request, entry.commands.clone(), account_public)
         };
@@ -156,12 +149,7 @@ impl Phone {
 
 /// The phone's account key, for sessions that finish a code pairing.
 pub(crate) fn account_key(shared: &Shared, number: &str) -> Result<KeyPair> {
-    shared
-        .state()
-        .phones
-        .get(number)
-        .map(|account| account.account_key.clone())
-        .ok_or(FakeWaError::Pairing("unknown phone".into()))
+    Ok(shared.state().account(number)?.account_key.clone())
 }
 
 /// Allocates the companion's device number and builds `pair-success`.
@@ -175,10 +163,7 @@ pub(crate) fn pair_success(
 ) -> Result<(Node, PendingPair, PairingStarted)> {
     let (voucher, jid, lid, device_id) = {
         let mut state = shared.state();
-        let account = state
-            .phones
-            .get_mut(number)
-            .ok_or(FakeWaError::Pairing("unknown phone".into()))?;
+        let account = state.account_mut(number)?;
         let device_id = account.next_device;
         account.next_device += 1;
         let key_index = account.next_key_index;
@@ -194,6 +179,7 @@ pub(crate) fn pair_success(
         let lid = Jid::lid_device(account.lid_user.as_str(), device_id);
         (voucher, jid, lid, device_id)
     };
+    let key_index = voucher.key_index;
 
     let iq_id = format!("pair-{conn}-{device_id}");
     let node = iq_reply(&iq_id, "set")
@@ -218,7 +204,150 @@ pub(crate) fn pair_success(
             noise_public,
             jid: jid.clone(),
             lid: lid.clone(),
+            key_index,
+            signed_identity: Vec::new(),
         },
     };
     Ok((node, pending, PairingStarted { conn, jid, lid }))
+}
+
+impl Phone {
+    /// The companions linked to this phone, oldest first.
+    pub fn companions(&self) -> Vec<Jid> {
+        self.shared
+            .state()
+            .companions_of(&self.number)
+            .into_iter()
+            .map(|record| record.jid)
+            .collect()
+    }
+
+    /// Sends a history sync to every companion of this phone; returns the
+    /// id of the notification message.
+    pub fn send_history_sync(
+        &self,
+        script: &HistorySyncScript,
+        delivery: HistoryDelivery,
+    ) -> Result<String> {
+        let mut state = self.shared.state();
+        let sync = crate::history::build(&state, script);
+        let compressed = crate::history::compress(&sync)?;
+        let message = crate::history::notification(&mut state.media, script, compressed, delivery)?;
+        outbound::send_peer(&mut state, &self.number, &message)
+    }
+
+    /// The user unlinks `device` on the phone: a connected companion is told
+    /// at once (`device_removed`); an offline one is refused at its next login.
+    pub fn unlink(&self, device: &Jid) -> Result<()> {
+        let device = Jid::pn_device(device.user.as_str(), device.device);
+        let conn = {
+            let mut state = self.shared.state();
+            if state.device(&self.number, device.device).is_none() {
+                return Err(FakeWaError::UnknownDevice(device.to_string()));
+            }
+            let conn = state
+                .conns
+                .iter()
+                .find(|(_, entry)| entry.device.as_ref() == Some(&device))
+                .map(|(conn, entry)| (*conn, entry.commands.clone()));
+            forget_device(&mut state, &device);
+            conn
+        };
+        self.shared.emit(ServerEvent::DeviceUnlinked {
+            jid: device,
+            by_companion: false,
+        });
+        if let Some((_, commands)) = conn {
+            // A gone connection has nothing left to tell.
+            let _ = commands.send(ConnCommand::End(crate::script::StreamEnd::DeviceRemoved));
+        }
+        Ok(())
+    }
+
+    /// The user reads messages on the phone: the companions learn it
+    /// (`read-self`), as on WhatsApp.
+    pub fn mark_read(&self, chat: &Jid, ids: &[String]) -> Result<()> {
+        let mut state = self.shared.state();
+        let spec = outbound::ReceiptSpec {
+            kind: Some("read-self".into()),
+            ids: ids.to_vec(),
+        };
+        let node = outbound::receipt_node(self.jid(), None, Some(chat.clone()), &spec)
+            .ok_or_else(|| FakeWaError::UnknownMessage("a receipt needs an id".into()))?;
+        for device in state.companions_of(&self.number) {
+            state.delivery.enqueue(&device.jid, node.clone());
+        }
+        Ok(())
+    }
+
+    /// A receipt from the phone itself (own JID, device 0), the signal that
+    /// the phone is alive.
+    pub fn send_receipt(&self, chat: &Jid, ids: &[String]) -> Result<()> {
+        let mut state = self.shared.state();
+        let spec = outbound::ReceiptSpec {
+            kind: None,
+            ids: ids.to_vec(),
+        };
+        let node = outbound::receipt_node(
+            Jid::pn_device(self.number.as_str(), 0),
+            None,
+            Some(chat.clone()),
+            &spec,
+        )
+        .ok_or_else(|| FakeWaError::UnknownMessage("a receipt needs an id".into()))?;
+        for device in state.companions_of(&self.number) {
+            state.delivery.enqueue(&device.jid, node.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Removes a companion and everything the server held for it.
+pub(crate) fn forget_device(state: &mut State, device: &Jid) {
+    let device = Jid::pn_device(device.user.as_str(), device.device);
+    state.devices.retain(|known| known.jid != device);
+    state
+        .device_keys
+        .remove(&crate::delivery::device_key(&device));
+    state.delivery.forget(&device);
+    let remote = crate::signal::address(device.user.as_str(), device.device);
+    for account in state.accounts.values_mut() {
+        account.primary.forget_session(&remote);
+    }
+    for group in state.groups.values_mut() {
+        group
+            .skdm_sent
+            .retain(|(_, key)| *key != crate::delivery::device_key(&device));
+    }
+}
+
+/// What the phone does for a companion that just uploaded its keys: it
+/// shares the app-state key, and sends the push names (its own first), so
+/// the companion stops waiting for either.
+pub(crate) fn welcome(shared: &Shared, device: &Jid) {
+    let mut state = shared.state();
+    if !state.welcome_new_devices {
+        return;
+    }
+    let number = device.user.to_string();
+    let outcome = (|| -> Result<()> {
+        let key_share = crate::history::app_state_key_share();
+        outbound::send_peer(&mut state, &number, &key_share)?;
+        let mut script = HistorySyncScript::new(crate::history::HistorySyncType::PUSH_NAME);
+        let own = state.account(&number)?.push_name.clone();
+        script.push_names.push((number.clone(), own));
+        let sync = crate::history::build(&state, &script);
+        let compressed = crate::history::compress(&sync)?;
+        let message = crate::history::notification(
+            &mut state.media,
+            &script,
+            compressed,
+            HistoryDelivery::Inline,
+        )?;
+        outbound::send_peer(&mut state, &number, &message)?;
+        Ok(())
+    })();
+    if let Err(err) = outcome {
+        log::warn!("phone {number}: could not welcome {device}: {err}");
+    }
 }

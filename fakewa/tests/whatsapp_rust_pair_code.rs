@@ -15,7 +15,7 @@ async fn real_client_links_with_a_pairing_code() -> Result<(), BoxError> {
     let _ = env_logger::builder().is_test(true).try_init();
     let server = FakeServer::start().await?;
     let mut seen = server.events();
-    let phone = server.phone(PHONE_NUMBER);
+    let phone = server.phone(PHONE_NUMBER)?;
 
     let (bot, mut client_events) =
         build_client(server.url(), Linking::PairCode(PHONE_NUMBER)).await?;
@@ -71,7 +71,7 @@ async fn real_client_links_with_a_pairing_code() -> Result<(), BoxError> {
 async fn a_wrong_code_does_not_link() -> Result<(), BoxError> {
     let server = FakeServer::start().await?;
     let mut seen = server.events();
-    let phone = server.phone(PHONE_NUMBER);
+    let phone = server.phone(PHONE_NUMBER)?;
     let (bot, mut client_events) =
         build_client(server.url(), Linking::PairCode(PHONE_NUMBER)).await?;
     let client = bot.client();

@@ -36,7 +36,7 @@ async fn real_client_pairs_logs_in_uploads_prekeys_and_resumes_with_ik() -> Resu
     .await?;
 
     // The phone scans; the client verifies the ADV identity and signs back.
-    let phone = server.phone(PHONE_NUMBER);
+    let phone = server.phone(PHONE_NUMBER)?;
     let started = phone.scan_qr(&qr)?;
     assert_eq!(started.jid.user, PHONE_NUMBER);
     let paired = client_event(&mut client_events, "PairSuccess", |event| match event {

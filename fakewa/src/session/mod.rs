@@ -5,9 +5,13 @@ use crate::error::Result;
 use crate::link_code::PrimaryHello;
 use crate::node::{self, attr, child, iq_error, iq_reply, iq_result, server_jid};
 mod app_state;
+mod keys;
 mod link_code;
+mod message;
 mod pairing;
 mod prekeys;
+mod receipts;
+mod services;
 
 use crate::script::{LoginFailure, StreamEnd};
 use crate::state::{ConnId, PendingPair, ServerEvent, Shared};
@@ -30,6 +34,10 @@ const STREAM_RESTART: u16 = 515;
 #[derive(Debug)]
 pub(crate) enum Action {
     Send(Node),
+    /// Bytes that are not a node, encrypted as a frame (malformed input).
+    SendRaw(Vec<u8>),
+    /// Bytes sent as a frame without encryption (a broken transport).
+    SendUnencrypted(Vec<u8>),
     Close,
 }
 
@@ -125,6 +133,17 @@ impl Session {
             return self.reject_login(failure, format!("scripted {failure:?}"));
         }
         self.jid = Some(record.jid.clone());
+        let queued = {
+            let mut state = self.shared.state();
+            let commands = state.conns.get_mut(&self.conn).map(|entry| {
+                entry.device = Some(record.jid.clone());
+                entry.commands.clone()
+            });
+            match commands {
+                Some(commands) => state.delivery.go_live(&record.jid, self.conn, commands),
+                None => Vec::new(),
+            }
+        };
         self.shared.emit(ServerEvent::LoggedIn {
             conn: self.conn,
             jid: record.jid.clone(),
@@ -138,13 +157,18 @@ impl Session {
             .attr("location", "fake")
             .attr("creation", now)
             .build();
-        // Nothing is queued for the device; saying so at once spares the
-        // client its offline-delivery timeout.
+        // What waited for the device while it was away, then the end of
+        // the offline queue (clients hold back sends until they see it).
         let offline_done = NodeBuilder::new("ib")
             .attr("from", server_jid())
-            .children([NodeBuilder::new("offline").attr("count", "0").build()])
+            .children([NodeBuilder::new("offline")
+                .attr("count", queued.len().to_string())
+                .build()])
             .build();
-        vec![Action::Send(success), Action::Send(offline_done)]
+        let mut actions = vec![Action::Send(success)];
+        actions.extend(queued.into_iter().map(Action::Send));
+        actions.push(Action::Send(offline_done));
+        actions
     }
 
     fn reject_login(&mut self, failure: LoginFailure, reason: String) -> Vec<Action> {
@@ -157,10 +181,7 @@ impl Session {
     }
 
     fn forget_device(&self, jid: &Jid) {
-        self.shared
-            .state()
-            .devices
-            .retain(|known| &known.jid != jid);
+        crate::phone::forget_device(&mut self.shared.state(), jid);
     }
 
     /// Ends the stream the way the script says, then hangs up.
@@ -186,9 +207,28 @@ impl Session {
     }
 
     pub fn on_node(&mut self, node: &Node) -> Vec<Action> {
-        if node.tag != "iq" {
+        if self.shared.is_silent() {
             return Vec::new();
         }
+        match node.tag.as_ref() {
+            "iq" => self.on_iq(node),
+            "message" => self.on_message(node),
+            "receipt" => self.on_receipt(node),
+            "ack" => self.on_ack(node),
+            "presence" | "chatstate" => {
+                if let Some(device) = self.jid.clone() {
+                    self.shared.emit(ServerEvent::Presence {
+                        device,
+                        node: node.clone(),
+                    });
+                }
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_iq(&mut self, node: &Node) -> Vec<Action> {
         let id = attr(node, "id").unwrap_or_default();
         let kind = attr(node, "type").unwrap_or_default();
         let xmlns = attr(node, "xmlns").unwrap_or_default();
@@ -198,14 +238,30 @@ impl Session {
             ("get", "encrypt") if child(node, "count").is_some() => {
                 vec![Action::Send(self.prekey_count(&id))]
             }
+            ("get", "encrypt") if child(node, "digest").is_some() => self.key_digest(&id),
+            ("get", "encrypt") => match child(node, "key") {
+                Some(key) => self.prekey_bundles(&id, key),
+                None => vec![Action::Send(iq_error(&id, 400, "bad-request"))],
+            },
             ("set", "encrypt") => self.store_prekeys(&id, node),
             ("set", "passive") => vec![Action::Send(iq_result(&id))],
             ("set", "md") if child(node, "link_code_companion_reg").is_some() => {
                 self.on_link_code(&id, node)
             }
+            ("set", "md") if child(node, "remove-companion-device").is_some() => {
+                self.remove_companion(&id, node)
+            }
             ("set", "w:sync:app:state") => {
                 vec![Action::Send(app_state::empty_app_state(&id, node))]
             }
+            ("get", "usync") => self.usync(&id, node),
+            ("set", "w:m") if child(node, "media_conn").is_some() => self.media_conn(&id),
+            ("get", "w:g2") => self.group_query(&id, node),
+            ("get", "w:profile:picture") => self.profile_picture(&id, node),
+            ("get", "privacy") => self.privacy_settings(&id),
+            ("set", "privacy") => vec![Action::Send(iq_result(&id))],
+            ("get", "abt") => self.props(&id),
+            ("get", "blocklist") => self.blocklist(&id),
             _ => {
                 log::info!(
                     "conn {}: unhandled iq type={kind} xmlns={xmlns}; answering 501",
@@ -224,7 +280,7 @@ mod tests {
     use crate::state::ActiveKeys;
 
     fn session() -> Result<Session> {
-        let shared = Arc::new(Shared::new(ActiveKeys::new(ServerKeys::generate())?));
+        let shared = Arc::new(Shared::new(ActiveKeys::new(ServerKeys::generate()?)?));
         Ok(Session::new(shared, 1, [7u8; 32]))
     }
 
@@ -266,7 +322,10 @@ mod tests {
         let mut session = session()?;
         let key = |id: u8| {
             NodeBuilder::new("key")
-                .children([NodeBuilder::new("id").bytes(vec![0, 0, id]).build()])
+                .children([
+                    NodeBuilder::new("id").bytes(vec![0, 0, id]).build(),
+                    NodeBuilder::new("value").bytes(vec![id; 32]).build(),
+                ])
                 .build()
         };
         let upload = iq(

@@ -16,8 +16,10 @@ impl Session {
             check_pair_device_sign(&pending, node)
         };
         match outcome {
-            Ok(()) => {
-                self.register_device(pending.device);
+            Ok(signed_identity) => {
+                let mut device = pending.device;
+                device.signed_identity = signed_identity;
+                self.register_device(device);
                 vec![
                     Action::Send(node::stream_error(STREAM_RESTART)),
                     Action::Close,
@@ -50,7 +52,11 @@ impl Session {
 }
 
 /// `<pair-device-sign><device-identity key-index=…>ADVSignedDeviceIdentity</…>`.
-fn check_pair_device_sign(pending: &PendingPair, iq: &Node) -> std::result::Result<(), String> {
+/// Returns the companion's countersigned identity.
+fn check_pair_device_sign(
+    pending: &PendingPair,
+    iq: &Node,
+) -> std::result::Result<Vec<u8>, String> {
     let identity = child(iq, "pair-device-sign")
         .and_then(|sign| child(sign, "device-identity"))
         .ok_or("pair-device-sign without device-identity")?;
@@ -65,5 +71,6 @@ fn check_pair_device_sign(pending: &PendingPair, iq: &Node) -> std::result::Resu
     pending
         .voucher
         .check_companion_reply(signed)
+        .map(|()| signed.to_vec())
         .map_err(|err| err.to_string())
 }

@@ -13,13 +13,13 @@ impl Session {
     }
 
     pub(super) fn prekey_count(&self, id: &str) -> Node {
-        let count: usize = self
+        // What is left on the server: uploaded and not yet taken by a sender.
+        let count = self
             .shared
             .state()
-            .prekeys
+            .device_keys
             .get(&self.device_key())
-            .map(|uploads| uploads.iter().map(|upload| upload.prekey_ids.len()).sum())
-            .unwrap_or(0);
+            .map_or(0, |keys| keys.unused_prekeys());
         iq_reply(id, "result")
             .children([NodeBuilder::new("count")
                 .attr("value", count.to_string())
@@ -33,14 +33,27 @@ impl Session {
         };
         let upload = parse_upload(node);
         let count = upload.prekey_ids.len();
-        self.shared
-            .state()
-            .prekeys
-            .entry(self.device_key())
-            .or_default()
-            .push(upload);
-        self.shared
-            .emit(ServerEvent::PrekeysUploaded { jid, count });
+        let first_upload = {
+            let mut state = self.shared.state();
+            state
+                .prekeys
+                .entry(self.device_key())
+                .or_default()
+                .push(upload);
+            let keys = state.device_keys.entry(self.device_key());
+            let first = matches!(keys, std::collections::hash_map::Entry::Vacant(_));
+            keys.or_default().absorb(node);
+            first
+        };
+        self.shared.emit(ServerEvent::PrekeysUploaded {
+            jid: jid.clone(),
+            count,
+        });
+        if first_upload {
+            // Now the phone can reach the new companion, it does what a
+            // real phone does for a new device.
+            crate::phone::welcome(&self.shared, &jid);
+        }
         vec![Action::Send(iq_result(id))]
     }
 }

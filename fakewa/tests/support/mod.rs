@@ -134,7 +134,7 @@ pub async fn pair_and_connect(
         _ => None,
     })
     .await?;
-    let jid = server.phone(number).scan_qr(&qr)?.jid;
+    let jid = server.phone(number)?.scan_qr(&qr)?.jid;
     let conn = server_event(seen, "login", |event| match event {
         ServerEvent::LoggedIn { conn, .. } => Some(*conn),
         _ => None,
