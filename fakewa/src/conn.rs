@@ -82,7 +82,7 @@ async fn run(shared: Arc<Shared>, mut sink: BoxSink, mut source: BoxSource) -> R
             conn,
             &mut session,
             &mut link,
-            source,
+            &mut source,
             frames,
             commands,
         )
@@ -95,6 +95,7 @@ async fn run(shared: Arc<Shared>, mut sink: BoxSink, mut source: BoxSource) -> R
         state.conns.remove(&conn);
         state.delivery.go_offline(conn);
     }
+    linger(&mut source).await;
     shared.emit(ServerEvent::Disconnected { conn });
     result
 }
@@ -151,7 +152,9 @@ impl Link {
                 }
                 Action::SendUnencrypted(bytes) => send_frame(&mut self.sink, &bytes).await?,
                 Action::Close => {
-                    // Best effort: the point is that the socket goes away.
+                    // Best effort: the point is that the socket goes away,
+                    // after what was sent before it.
+                    let _ = self.sink.flush().await;
                     let _ = self.sink.close().await;
                     return Ok(true);
                 }
@@ -166,7 +169,7 @@ async fn pump(
     conn: ConnId,
     session: &mut Session,
     link: &mut Link,
-    mut source: BoxSource,
+    source: &mut BoxSource,
     mut frames: FrameReader,
     mut commands: mpsc::UnboundedReceiver<ConnCommand>,
 ) -> Result<()> {
@@ -204,6 +207,14 @@ async fn pump(
             }
         }
     }
+}
+
+/// Reads what the client still sends until it hangs up (or a moment has
+/// passed): closing a socket with unread input makes the kernel reset it,
+/// and the client would lose the last stanza (a `<stream:error>`, say).
+async fn linger(source: &mut BoxSource) {
+    let drain = async { while source.next().await.is_some() {} };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
 }
 
 async fn next_frame(source: &mut BoxSource, frames: &mut FrameReader) -> Result<Vec<u8>> {

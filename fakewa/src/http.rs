@@ -82,10 +82,22 @@ async fn route(shared: Arc<Shared>, mut request: Request<Incoming>) -> Response<
             );
             response
         }
-        (Method::GET, _) => match shared.state().media.get(&path_and_query) {
-            Some(bytes) => plain(StatusCode::OK, bytes.to_vec()),
-            None => plain(StatusCode::NOT_FOUND, "no such media"),
-        },
+        (Method::GET, _) => {
+            let found = shared
+                .state()
+                .media
+                .get(&path_and_query)
+                .map(<[u8]>::to_vec);
+            match found {
+                Some(bytes) => {
+                    shared.emit(ServerEvent::MediaFetched {
+                        direct_path: path_and_query,
+                    });
+                    plain(StatusCode::OK, bytes)
+                }
+                None => plain(StatusCode::NOT_FOUND, "no such media"),
+            }
+        }
         (Method::DELETE, _) => plain(StatusCode::OK, ""),
         _ => plain(StatusCode::NOT_FOUND, "not found"),
     }

@@ -145,12 +145,10 @@ impl Envelope<'_> {
 fn ciphertext_or_garbage(ciphertext: (EncType, Vec<u8>), corrupt: bool) -> (EncType, Vec<u8>) {
     if corrupt {
         let (kind, mut bytes) = ciphertext;
+        // The envelope still parses; only its MAC (or signature) is wrong,
+        // which is what a client sees when its session went out of step.
         if let Some(last) = bytes.last_mut() {
             *last ^= 0xff;
-        }
-        let middle = bytes.len() / 2;
-        if let Some(middle) = bytes.get_mut(middle) {
-            *middle ^= 0x55;
         }
         (kind, bytes)
     } else {

@@ -111,6 +111,10 @@ pub enum ServerEvent {
         direct_path: String,
         size: usize,
     },
+    /// Someone downloaded a stored file.
+    MediaFetched {
+        direct_path: String,
+    },
     /// A companion was unlinked, by itself or from the phone.
     DeviceUnlinked {
         jid: Jid,

@@ -17,8 +17,7 @@ async fn real_client_links_with_a_pairing_code() -> Result<(), BoxError> {
     let mut seen = server.events();
     let phone = server.phone(PHONE_NUMBER)?;
 
-    let (bot, mut client_events) =
-        build_client(server.url(), Linking::PairCode(PHONE_NUMBER)).await?;
+    let (bot, mut client_events) = build_client(&server, Linking::PairCode(PHONE_NUMBER)).await?;
     let client = bot.client();
     let bot_handle = bot.spawn();
 
@@ -72,8 +71,7 @@ async fn a_wrong_code_does_not_link() -> Result<(), BoxError> {
     let server = FakeServer::start().await?;
     let mut seen = server.events();
     let phone = server.phone(PHONE_NUMBER)?;
-    let (bot, mut client_events) =
-        build_client(server.url(), Linking::PairCode(PHONE_NUMBER)).await?;
+    let (bot, mut client_events) = build_client(&server, Linking::PairCode(PHONE_NUMBER)).await?;
     let client = bot.client();
     let bot_handle = bot.spawn();
 

@@ -18,7 +18,7 @@ async fn real_client_pairs_logs_in_uploads_prekeys_and_resumes_with_ik() -> Resu
     let server = FakeServer::start().await?;
     let mut seen = server.events();
 
-    let (bot, mut client_events) = build_client(server.url(), Linking::Qr).await?;
+    let (bot, mut client_events) = build_client(&server, Linking::Qr).await?;
     let client = bot.client();
     let bot_handle = bot.spawn();
 

@@ -165,6 +165,12 @@ impl Session {
                 .attr("count", queued.len().to_string())
                 .build()])
             .build();
+        log::debug!(
+            "conn {}: {} logged in, {} stanzas were waiting",
+            self.conn,
+            record.jid,
+            queued.len()
+        );
         let mut actions = vec![Action::Send(success)];
         actions.extend(queued.into_iter().map(Action::Send));
         actions.push(Action::Send(offline_done));

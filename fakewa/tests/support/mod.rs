@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, mpsc};
 use whatsapp_rust::bot::{Bot, BotHandle};
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::wacore::store::InMemoryBackend;
+use whatsapp_rust::wacore::store::traits::Backend;
 use whatsapp_rust::wacore::types::events::Event;
 use whatsapp_rust::{Client, TokioRuntime};
 use whatsapp_rust_tokio_transport::TokioWebSocketTransportFactory;
@@ -75,17 +76,41 @@ pub enum Linking<'a> {
     PairCode(&'a str),
 }
 
-/// A whatsapp-rust bot pointed at `url` with in-memory storage and a fixed
-/// version (so it never asks the internet), its events forwarded to a channel.
+/// An HTTP client for media that trusts the fake server's test CA.
+pub fn media_client(server: &FakeServer) -> UreqHttpClient {
+    let ca = server.test_ca().ca_der();
+    let certificate = ureq::tls::Certificate::from_der(ca.as_ref()).to_owned();
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&[certificate]))
+        .build();
+    let agent: ureq::Agent = ureq::config::Config::builder()
+        .tls_config(tls)
+        .build()
+        .into();
+    UreqHttpClient::with_agent(agent)
+}
+
+/// A whatsapp-rust bot pointed at the server with in-memory storage and a
+/// fixed version (so it never asks the internet), its events forwarded to a
+/// channel, trusting the server's TLS for media.
 pub async fn build_client(
-    url: String,
+    server: &FakeServer,
+    linking: Linking<'_>,
+) -> Result<(Bot, mpsc::UnboundedReceiver<Arc<Event>>), BoxError> {
+    build_client_on(server, Arc::new(InMemoryBackend::new()), linking).await
+}
+
+/// As [`build_client`], on a given store (to restart a client that stays linked).
+pub async fn build_client_on(
+    server: &FakeServer,
+    backend: Arc<dyn Backend>,
     linking: Linking<'_>,
 ) -> Result<(Bot, mpsc::UnboundedReceiver<Arc<Event>>), BoxError> {
     let (client_tx, client_events) = mpsc::unbounded_channel();
     let mut builder = Bot::builder()
-        .with_backend(InMemoryBackend::new())
-        .with_transport_factory(TokioWebSocketTransportFactory::new().with_url(url))
-        .with_http_client(UreqHttpClient::new())
+        .with_backend_arc(backend)
+        .with_transport_factory(TokioWebSocketTransportFactory::new().with_url(server.url()))
+        .with_http_client(media_client(server))
         .with_runtime(TokioRuntime)
         .with_version((2, 3000, 1_000_000_000))
         .on_event(move |event, _client| {
@@ -111,6 +136,8 @@ pub struct PairedClient {
     pub jid: Jid,
     /// The server's connection for the logged-in session.
     pub conn: ConnId,
+    /// The client's store, to start it again still linked.
+    pub backend: Arc<dyn Backend>,
 }
 
 impl PairedClient {
@@ -126,7 +153,9 @@ pub async fn pair_and_connect(
     seen: &mut broadcast::Receiver<ServerEvent>,
     number: &str,
 ) -> Result<PairedClient, BoxError> {
-    let (bot, mut events) = build_client(server.url(), Linking::Qr).await?;
+    let _ = env_logger::builder().is_test(true).try_init();
+    let backend: Arc<dyn Backend> = Arc::new(InMemoryBackend::new());
+    let (bot, mut events) = build_client_on(server, backend.clone(), Linking::Qr).await?;
     let client = bot.client();
     let handle = bot.spawn();
     let qr = client_event(&mut events, "QR code", |event| match event {
@@ -150,5 +179,6 @@ pub async fn pair_and_connect(
         events,
         jid,
         conn,
+        backend,
     })
 }
