@@ -46,6 +46,7 @@ async fn login_qr_links_the_account() {
     // The person's phone scans what the person was shown.
     server
         .phone(PHONE)
+        .expect("the fake phone")
         .scan_qr(&code)
         .expect("the phone accepts the code");
     alice

@@ -75,7 +75,13 @@ impl Voucher {
         if signed.details.as_deref() != Some(&self.details[..]) {
             return Err(FakeWaError::Pairing("companion changed the details".into()));
         }
-        if signed.account_signature_key.as_deref() != Some(&self.account_public[..]) {
+        // whatsmeow and Baileys leave the account key out of their reply
+        // (the phone knows it); whatsapp-rust echoes it. Another key is wrong.
+        if signed
+            .account_signature_key
+            .as_deref()
+            .is_some_and(|key| key != &self.account_public[..])
+        {
             return Err(FakeWaError::Pairing(
                 "companion changed the account key".into(),
             ));
@@ -169,6 +175,25 @@ mod tests {
         assert!(
             voucher
                 .check_companion_reply(&companion_countersign(&voucher, &impostor)?)
+                .is_err()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_reply_may_leave_the_account_key_out_but_not_change_it() -> Result<()> {
+        let account = KeyPair::generate(&mut rand::rng());
+        let identity = KeyPair::generate(&mut rand::rng());
+        let voucher = vouch(&account, &key_bytes(&identity), &[1u8; 32], 1, 1)?;
+        let reply = companion_countersign(&voucher, &identity)?;
+        let mut without = wa::ADVSignedDeviceIdentity::decode_from_slice(&reply)?;
+        without.account_signature_key = None;
+        voucher.check_companion_reply(&without.encode_to_vec())?;
+        let mut changed = without.clone();
+        changed.account_signature_key = Some(vec![9; 32]);
+        assert!(
+            voucher
+                .check_companion_reply(&changed.encode_to_vec())
                 .is_err()
         );
         Ok(())

@@ -96,6 +96,7 @@ async fn run(shared: Arc<Shared>, mut sink: BoxSink, mut source: BoxSource) -> R
         state.delivery.go_offline(conn);
     }
     linger(&mut source).await;
+    let _ = link.sink.close().await;
     shared.emit(ServerEvent::Disconnected { conn });
     result
 }
@@ -151,6 +152,10 @@ impl Link {
                     send_frame(&mut self.sink, &ciphertext).await?;
                 }
                 Action::SendUnencrypted(bytes) => send_frame(&mut self.sink, &bytes).await?,
+                Action::Hangup => {
+                    let _ = self.sink.flush().await;
+                    return Ok(true);
+                }
                 Action::Close => {
                     // Best effort: the point is that the socket goes away,
                     // after what was sent before it.

@@ -1,10 +1,12 @@
 //! Scripted refusals reach the real whatsapp-rust client as the events a
 //! bridge acts on: logged out, temporary ban, outdated, replaced, and a 503
-//! it recovers from.
+//! it recovers from; malformed input and remote unlinking do what WhatsApp's
+//! would.
 
 mod support;
 
 use fakewa::{FakeServer, LoginFailure, ServerEvent, StreamEnd};
+use std::sync::Arc;
 use support::{BoxError, client_event, pair_and_connect, server_event};
 use whatsapp_rust::wacore::types::events::Event;
 
@@ -128,4 +130,113 @@ async fn failure_405_reports_an_outdated_client() -> Result<(), BoxError> {
         _ => None,
     })
     .await
+}
+
+/// Waits until the client has a message with this text.
+async fn text_arrives(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<Arc<Event>>,
+    text: &str,
+) -> Result<(), BoxError> {
+    client_event(events, text, |event| match event {
+        Event::Messages(batch) => batch
+            .messages
+            .iter()
+            .any(|inbound| inbound.message.conversation.as_deref() == Some(text))
+            .then_some(()),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_does_not_parse_leaves_the_client_working() -> Result<(), BoxError> {
+    let server = FakeServer::start().await?;
+    let mut seen = server.events();
+    let mut paired = pair_and_connect(&server, &mut seen, PHONE_NUMBER).await?;
+    let alice = server.contact("15550002001")?;
+
+    // Well encrypted, but not a binary node: a list header that runs past the end.
+    server.send_malformed_node(paired.conn, vec![0, 248, 200, 3])?;
+    alice.send_text(PHONE_NUMBER, "still there?")?;
+    text_arrives(&mut paired.events, "still there?").await?;
+    paired.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_that_does_not_decrypt_does_not_stop_the_client() -> Result<(), BoxError> {
+    let server = FakeServer::start().await?;
+    let mut seen = server.events();
+    let mut paired = pair_and_connect(&server, &mut seen, PHONE_NUMBER).await?;
+    let alice = server.contact("15550002001")?;
+
+    // whatsapp-rust logs the frame and keeps the connection, whose receive
+    // counter is now out of step: nothing it gets there decrypts any more,
+    // and its keepalive counts the unreadable answers as signs of life. It
+    // survives, and once that connection goes it reconnects and works.
+    server.send_undecryptable_frame(paired.conn, vec![0x42; 48])?;
+    alice.send_text(PHONE_NUMBER, "lost with the connection")?;
+    server.drop_connection(paired.conn)?;
+    server_event(
+        &mut seen,
+        "the login after the broken connection",
+        |event| match event {
+            ServerEvent::LoggedIn { conn, jid } if *jid == paired.jid && *conn != paired.conn => {
+                Some(())
+            }
+            _ => None,
+        },
+    )
+    .await?;
+    // Nothing was acknowledged on the broken connection, so the first
+    // message comes again.
+    text_arrives(&mut paired.events, "lost with the connection").await?;
+    paired.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlinking_on_the_phone_logs_the_client_out() -> Result<(), BoxError> {
+    let server = FakeServer::start().await?;
+    let mut seen = server.events();
+    let mut paired = pair_and_connect(&server, &mut seen, PHONE_NUMBER).await?;
+    let phone = server.phone(PHONE_NUMBER)?;
+    assert_eq!(phone.companions(), [paired.jid.clone()]);
+
+    phone.unlink(&paired.jid)?;
+    client_event(&mut paired.events, "LoggedOut", |event| {
+        matches!(event, Event::LoggedOut(_)).then_some(())
+    })
+    .await?;
+    assert!(phone.companions().is_empty());
+    assert!(
+        server
+            .contact("15550002001")?
+            .send_text(PHONE_NUMBER, "hello?")
+            .is_ok(),
+        "sending to an account with no companions reaches nobody, and is no error"
+    );
+    assert_eq!(server.pending_for(&paired.jid), 0);
+    paired.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_logout_unlinks_it_on_the_server() -> Result<(), BoxError> {
+    let server = FakeServer::start().await?;
+    let mut seen = server.events();
+    let paired = pair_and_connect(&server, &mut seen, PHONE_NUMBER).await?;
+
+    paired.client.logout().await;
+    let by_companion = server_event(&mut seen, "the unlink", |event| match event {
+        ServerEvent::DeviceUnlinked { jid, by_companion } if *jid == paired.jid => {
+            Some(*by_companion)
+        }
+        _ => None,
+    })
+    .await?;
+    assert!(by_companion);
+    assert!(server.phone(PHONE_NUMBER)?.companions().is_empty());
+    paired.handle.abort();
+    Ok(())
 }

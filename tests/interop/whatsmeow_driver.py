@@ -129,6 +129,7 @@ def subscribe(client, emit, first_qr: threading.Event) -> None:
 
 def commands(client, emit, first_qr: threading.Event) -> dict:
     from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
+    from neonize.utils.jid import build_jid
 
     def pair_phone(cmd: dict) -> None:
         # whatsmeow asks for a code over a live, unpaired socket, i.e. after the first QR.
@@ -137,7 +138,10 @@ def commands(client, emit, first_qr: threading.Event) -> dict:
         emit("pair_code", code=client.PairPhone(cmd["phone"], show_push_notification=True))
 
     def send_text(cmd: dict) -> None:
-        resp = client.send_message(cmd["to"], Message(conversation=cmd["text"]))
+        # neonize wraps a bare string as a phone number; a group needs its server.
+        user, _, server = cmd["to"].partition("@")
+        resp = client.send_message(build_jid(user, server or "s.whatsapp.net"),
+                                   Message(conversation=cmd["text"]))
         emit("sent", id=resp.ID, to=cmd["to"])
 
     def logout(cmd: dict) -> None:

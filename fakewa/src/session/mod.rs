@@ -38,7 +38,12 @@ pub(crate) enum Action {
     SendRaw(Vec<u8>),
     /// Bytes sent as a frame without encryption (a broken transport).
     SendUnencrypted(Vec<u8>),
+    /// Hang up now, whatever the client is doing.
     Close,
+    /// The session is over (a stream error, a refused login): let the
+    /// client read the last stanza and hang up itself, as WhatsApp does;
+    /// closing first races the client's handling of that stanza.
+    Hangup,
 }
 
 pub(crate) struct Session {
@@ -183,7 +188,7 @@ impl Session {
             conn: self.conn,
             reason,
         });
-        vec![Action::Send(failure.node()), Action::Close]
+        vec![Action::Send(failure.node()), Action::Hangup]
     }
 
     fn forget_device(&self, jid: &Jid) {
@@ -197,7 +202,7 @@ impl Session {
         {
             self.forget_device(&jid);
         }
-        vec![Action::Send(end.node()), Action::Close]
+        vec![Action::Send(end.node()), Action::Hangup]
     }
 
     /// The phone scanned this client's QR code: send `pair-success`.
@@ -382,7 +387,7 @@ mod tests {
         };
         let actions = session()?.on_client_payload(&payload.encode_to_vec())?;
         match actions.as_slice() {
-            [Action::Send(failure), Action::Close] => {
+            [Action::Send(failure), Action::Hangup] => {
                 assert_eq!(failure.tag, "failure");
                 assert_eq!(attr(failure, "reason").as_deref(), Some("401"));
             }

@@ -22,7 +22,7 @@ impl Session {
                 self.register_device(device);
                 vec![
                     Action::Send(node::stream_error(STREAM_RESTART)),
-                    Action::Close,
+                    Action::Hangup,
                 ]
             }
             Err(reason) => {
