@@ -79,6 +79,16 @@ pub(crate) fn stanza_type(message: &wa::Message) -> &'static str {
     }
 }
 
+/// The `edit` attribute WhatsApp puts on edits and revokes.
+pub(crate) fn edit_attribute(message: &wa::Message) -> Option<&'static str> {
+    use wa::message::protocol_message::Type;
+    match message.protocol_message.as_option()?.r#type? {
+        Type::MESSAGE_EDIT => Some("1"),
+        Type::REVOKE => Some("7"),
+        _ => None,
+    }
+}
+
 /// The user's own phone sends on every device with the same account; a copy
 /// it sends to its own companions is wrapped so they know where it went.
 fn device_sent(destination: &Jid, message: &wa::Message) -> wa::Message {
@@ -123,6 +133,7 @@ struct Envelope<'a> {
     id: &'a str,
     timestamp: u64,
     kind: &'static str,
+    edit: Option<&'static str>,
     from: &'a Jid,
     options: &'a SendOptions,
 }
@@ -134,6 +145,10 @@ impl Envelope<'_> {
             .attr("id", self.id.to_owned())
             .attr("t", self.timestamp.to_string())
             .attr("type", self.kind);
+        let builder = match self.edit {
+            Some(edit) => builder.attr("edit", edit),
+            None => builder,
+        };
         if self.options.offline {
             builder.attr("offline", "1")
         } else {
@@ -199,6 +214,7 @@ fn send_direct(
         id,
         timestamp,
         kind: stanza_type(message),
+        edit: edit_attribute(message),
         from: &from_jid,
         options,
     };
@@ -277,6 +293,7 @@ fn send_group(
         id,
         timestamp,
         kind: stanza_type(message),
+        edit: edit_attribute(message),
         from: &group_jid,
         options,
     };

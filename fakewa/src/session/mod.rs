@@ -320,6 +320,29 @@ mod tests {
     }
 
     #[test]
+    fn a_silent_server_answers_nothing_until_it_speaks_again() -> Result<()> {
+        let mut session = session()?;
+        session.shared.set_silent(true);
+        assert!(session.on_node(&iq("get", "w:p", vec![])).is_empty());
+        session.shared.set_silent(false);
+        let reply = only_sent(session.on_node(&iq("get", "w:p", vec![])));
+        assert_eq!(attr(&reply, "type").as_deref(), Some("result"));
+        Ok(())
+    }
+
+    #[test]
+    fn a_message_from_a_connection_that_is_not_logged_in_is_refused() -> Result<()> {
+        let message = NodeBuilder::new("message")
+            .attr("id", "m1")
+            .attr("to", Jid::pn("15550002001"))
+            .build();
+        let reply = only_sent(session()?.on_node(&message));
+        assert_eq!(reply.tag, "ack");
+        assert_eq!(attr(&reply, "error").as_deref(), Some("400"));
+        Ok(())
+    }
+
+    #[test]
     fn an_unknown_iq_gets_an_error_instead_of_silence() -> Result<()> {
         let reply = only_sent(session()?.on_node(&iq("get", "w:nothing", vec![])));
         assert_eq!(attr(&reply, "type").as_deref(), Some("error"));
