@@ -264,6 +264,13 @@ impl FakeServer {
         self.shared.state().welcome_new_devices = welcome;
     }
 
+    /// How many QR refs a registration is offered (6, as WhatsApp, by default).
+    /// The client shows the first for 60 s and each later one for 20 s, then
+    /// gives up: fewer refs make a QR time-out quicker to test.
+    pub fn set_qr_ref_count(&self, count: usize) {
+        self.shared.state().qr_refs = count.max(1);
+    }
+
     /// While silent the server reads but answers nothing, keepalives
     /// included, as a server that hangs.
     pub fn set_silent(&self, silent: bool) {

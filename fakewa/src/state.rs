@@ -26,6 +26,9 @@ pub enum ServerEvent {
     PairDeviceSent {
         conn: ConnId,
         refs: Vec<String>,
+        /// The name the companion gives itself (its `DeviceProps.os`), which the
+        /// phone shows under "Linked devices".
+        device_name: Option<String>,
     },
     /// A companion asked to link to `number` by code (`companion_hello`).
     PairCodeRequested {
@@ -231,6 +234,8 @@ pub(crate) struct State {
     pub next_message: u64,
     /// Whether the phone greets a new companion (app-state key, push names).
     pub welcome_new_devices: bool,
+    /// QR refs offered per registration.
+    pub qr_refs: usize,
 }
 
 impl Default for State {
@@ -251,6 +256,7 @@ impl Default for State {
             decrypted: Vec::new(),
             next_message: 0,
             welcome_new_devices: true,
+            qr_refs: crate::session::QR_REF_COUNT,
         }
     }
 }

@@ -440,12 +440,14 @@ async fn external_main(
                     seen,
                     "a login of the restarted client",
                     |event| match event {
-                        ServerEvent::LoggedIn { jid: who, .. } if *who == jid => Some(()),
-                        ServerEvent::PairDeviceSent { .. } => Some(()),
+                        ServerEvent::LoggedIn { jid: who, .. } if *who == jid => Some(Ok(())),
+                        ServerEvent::PairDeviceSent { .. } => {
+                            Some(Err("the restarted client registered anew".to_owned()))
+                        }
                         _ => None,
                     },
                 )
-                .await?;
+                .await??;
                 again.expect("connected", WAIT, |_| true).await.map(drop)?;
                 match again.seen("qr") {
                     true => Err("the restarted client asked for a QR".to_owned()),

@@ -2,9 +2,11 @@
 
 use ruma::{RoomId, UserId};
 
+use super::connection::LinkState;
 use super::login::chat::ChatFrontEnd;
 use super::login::driver::{self, LoginRequest};
 use super::login::{FlowInput, LoginMethod};
+use super::sessions::Owner;
 use super::{Bridge, BridgeError};
 use crate::whatsapp::phone::PhoneNumber;
 use crate::whatsapp::store::WaStore;
@@ -115,16 +117,103 @@ pub(super) async fn list_logins(context: &Context<'_>) -> Result<String, BridgeE
     if logins.is_empty() {
         return Ok("You are not logged in to WhatsApp. Send `login qr` or `login phone` to link your account.".into());
     }
+    let now = bridge.clock.now_ms();
     let lines: Vec<String> = logins
         .iter()
         .map(|login| {
-            let state = if bridge.sessions.is_connected(login.device_id) {
-                "connected"
-            } else {
-                "not connected"
+            let state = match bridge.sessions.state(login.device_id) {
+                Some(state) => describe(&state, now),
+                None => "not connected (send `reconnect`)".to_owned(),
             };
-            format!("* +{} — {state}", login.phone)
+            let seen = bridge
+                .sessions
+                .phone_seen(login.device_id)
+                .or(login.phone_last_seen_ms);
+            format!(
+                "* +{} — {state}; {}",
+                login.phone,
+                phone_seen_text(seen, now)
+            )
         })
         .collect();
     Ok(format!("Your WhatsApp logins:\n\n{}", lines.join("\n")))
+}
+
+/// When the phone was last heard from, as people say it.
+fn phone_seen_text(seen_ms: Option<i64>, now_ms: i64) -> String {
+    let Some(seen) = seen_ms else {
+        return "the phone has not been heard from since the bridge linked".into();
+    };
+    let minutes = now_ms.saturating_sub(seen) / 60_000;
+    let ago = match minutes {
+        0 => "just now".to_owned(),
+        1 => "1 minute ago".to_owned(),
+        m if m < 120 => format!("{m} minutes ago"),
+        m if m < 48 * 60 => format!("{} hours ago", m / 60),
+        m => format!("{} days ago", m / (24 * 60)),
+    };
+    format!("phone last seen {ago}")
+}
+
+fn describe(state: &LinkState, now_ms: i64) -> String {
+    match state {
+        LinkState::Connecting => "connecting".into(),
+        LinkState::Connected => "connected".into(),
+        LinkState::Reconnecting { since_ms } => format!(
+            "reconnecting (down for {} s)",
+            now_ms.saturating_sub(*since_ms) / 1000
+        ),
+        LinkState::LoggedOut(_) => "logged out by WhatsApp".into(),
+        LinkState::TemporarilyBanned { until_ms } => format!(
+            "temporarily banned by WhatsApp for about {} more minutes",
+            (until_ms.saturating_sub(now_ms) / 60_000).max(1)
+        ),
+        LinkState::ClientOutdated => {
+            "refused: client outdated (send `reconnect` after updating)".into()
+        }
+        LinkState::Replaced => "stopped: another connection took over (send `reconnect`)".into(),
+        LinkState::Refused { code } => {
+            format!("refused by WhatsApp (code {code}; send `reconnect`)")
+        }
+    }
+}
+
+/// Restarts the sessions of the user's logins that are not connected.
+pub(super) async fn reconnect(context: &Context<'_>) -> Result<String, BridgeError> {
+    let bridge = context.bridge;
+    let logins = bridge.db.logins_of(context.user).await?;
+    if logins.is_empty() {
+        return Ok("You are not logged in to WhatsApp.".into());
+    }
+    let mut lines = Vec::new();
+    for login in logins {
+        let phone = format!("+{}", login.phone);
+        if bridge.sessions.state(login.device_id) == Some(LinkState::Connected) {
+            lines.push(format!("{phone} is connected already."));
+            continue;
+        }
+        let Ok(number) = PhoneNumber::parse(&login.phone) else {
+            lines.push(format!(
+                "{phone}: the stored number is unreadable; log in again."
+            ));
+            continue;
+        };
+        if let Some(session) = bridge.sessions.take(login.device_id) {
+            session.stop().await;
+        }
+        let owner = Owner {
+            user: context.user.to_owned(),
+            phone: number,
+        };
+        lines.push(
+            match bridge
+                .start_session(login.device_id, owner, login.phone_last_seen_ms)
+                .await
+            {
+                Ok(()) => format!("Reconnecting {phone}…"),
+                Err(err) => format!("{phone}: {err}"),
+            },
+        );
+    }
+    Ok(lines.join("\n"))
 }

@@ -172,6 +172,7 @@ async fn on_text(
         Resolution::Run(CommandKind::Cancel) => account::cancel(&context),
         Resolution::Run(CommandKind::Logout) => Some(account::logout(&context).await?),
         Resolution::Run(CommandKind::ListLogins) => Some(account::list_logins(&context).await?),
+        Resolution::Run(CommandKind::Reconnect) => Some(account::reconnect(&context).await?),
         Resolution::Unknown { suggestion } => {
             Some(commands::unknown_text(&command.name, suggestion))
         }

@@ -4,7 +4,9 @@
 mod account;
 mod bot;
 pub mod commands;
+pub mod connection;
 pub mod login;
+mod session_events;
 mod sessions;
 
 use std::sync::Arc;
@@ -19,10 +21,12 @@ use crate::matrix::appservice::{EventSink, RetryLater};
 use crate::matrix::client::{HomeserverClient, HomeserverError};
 use crate::matrix::ids::BridgeIds;
 use crate::whatsapp::inbox::Inbox;
-use crate::whatsapp::session::{Session, SessionSettings};
+use crate::whatsapp::phone::PhoneNumber;
+use crate::whatsapp::session::{Linking, Session, SessionSettings};
+use crate::whatsapp::session_event::SessionEvent;
 use crate::whatsapp::store::WaStore;
 use login::LoginFlows;
-use sessions::Sessions;
+use sessions::{Owner, Sessions};
 
 /// The core. Cheap to clone: every part is shared, so a login can run as its own task.
 #[derive(Clone)]
@@ -69,20 +73,73 @@ impl Bridge {
         let logins = self.db.all_logins().await?;
         let mut resumed = 0;
         for login in logins {
-            let store = WaStore::open(self.db.clone(), login.device_id, self.clock.clone());
-            let inbox = Inbox::new(self.db.clone(), login.device_id);
-            let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
-            match Session::start(store, inbox, &self.session_settings(), None, events_tx).await {
-                Ok(session) => {
-                    self.sessions.adopt(login.device_id, session, events);
-                    resumed += 1;
-                }
+            let Ok(phone) = PhoneNumber::parse(&login.phone) else {
+                tracing::warn!(
+                    device_id = login.device_id,
+                    "a stored login has no readable phone number"
+                );
+                continue;
+            };
+            let owner = Owner {
+                user: login.user_id.clone(),
+                phone,
+            };
+            match self
+                .start_session(login.device_id, owner, login.phone_last_seen_ms)
+                .await
+            {
+                Ok(()) => resumed += 1,
                 Err(err) => {
                     tracing::warn!(device_id = login.device_id, error = %err, "could not resume a login")
                 }
             }
         }
         Ok(resumed)
+    }
+
+    /// Starts (or restarts) the session of a linked device from its stored keys.
+    async fn start_session(
+        &self,
+        device_id: i32,
+        owner: Owner,
+        phone_seen_ms: Option<i64>,
+    ) -> Result<(), crate::whatsapp::session::SessionError> {
+        let store = WaStore::open(self.db.clone(), device_id, self.clock.clone());
+        let inbox = Inbox::new(self.db.clone(), device_id);
+        let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let session = Session::start(
+            store,
+            inbox,
+            &self.session_settings(),
+            Linking::Resume(&owner.phone),
+            events_tx,
+        )
+        .await?;
+        self.follow(device_id, owner, session, events, phone_seen_ms)
+            .await;
+        Ok(())
+    }
+
+    /// Keeps a session running and follows its events (notices, unlinking).
+    async fn follow(
+        &self,
+        device_id: i32,
+        owner: Owner,
+        session: Session,
+        events: tokio::sync::mpsc::UnboundedReceiver<SessionEvent>,
+        phone_seen_ms: Option<i64>,
+    ) {
+        let (connection, previous) = self.sessions.insert(device_id, session, phone_seen_ms);
+        if let Some(previous) = previous {
+            previous.stop().await;
+        }
+        tokio::spawn(session_events::follow(
+            self.clone(),
+            device_id,
+            owner,
+            connection,
+            events,
+        ));
     }
 
     /// Registers the bot and sets its profile from the config.

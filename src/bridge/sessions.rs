@@ -1,50 +1,110 @@
-//! The running WhatsApp sessions, one per linked device.
+//! The running WhatsApp sessions, one per linked device, with what each connection
+//! is doing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::mpsc;
+use ruma::OwnedUserId;
 
+use super::connection::{Connection, LinkState};
+use crate::whatsapp::phone::PhoneNumber;
 use crate::whatsapp::session::Session;
-use crate::whatsapp::session_event::SessionEvent;
+
+/// Whose login a session is.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub user: OwnedUserId,
+    pub phone: PhoneNumber,
+}
+
+struct Running {
+    session: Session,
+    connection: Arc<Mutex<Connection>>,
+}
 
 #[derive(Default)]
 pub struct Sessions {
-    running: Arc<Mutex<HashMap<i32, Session>>>,
+    running: Mutex<HashMap<i32, Running>>,
 }
 
 impl Sessions {
-    /// Keeps a session running after its login, and follows its events.
-    pub fn adopt(
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i32, Running>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps a session running; returns the connection its events update. A session
+    /// already kept for the device is handed back, to be stopped.
+    pub fn insert(
         &self,
         device_id: i32,
         session: Session,
-        mut events: mpsc::UnboundedReceiver<SessionEvent>,
-    ) {
-        self.running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(device_id, session);
-        tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                tracing::info!(device_id, ?event, "WhatsApp session event");
-            }
-        });
+        phone_seen_ms: Option<i64>,
+    ) -> (Arc<Mutex<Connection>>, Option<Session>) {
+        let connection = Arc::new(Mutex::new(Connection::new(phone_seen_ms)));
+        let previous = self.lock().insert(
+            device_id,
+            Running {
+                session,
+                connection: connection.clone(),
+            },
+        );
+        (connection, previous.map(|running| running.session))
     }
 
     /// Takes a session out (to log it out or stop it).
     pub fn take(&self, device_id: i32) -> Option<Session> {
-        self.running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.lock()
             .remove(&device_id)
+            .map(|running| running.session)
     }
 
-    pub fn is_connected(&self, device_id: i32) -> bool {
-        self.running
+    /// Takes the session out only if `connection` is still the one it runs with (a
+    /// newer session of the same device stays).
+    pub fn take_if_current(
+        &self,
+        device_id: i32,
+        connection: &Arc<Mutex<Connection>>,
+    ) -> Option<Session> {
+        let mut running = self.lock();
+        let current = running
+            .get(&device_id)
+            .is_some_and(|entry| Arc::ptr_eq(&entry.connection, connection));
+        if current {
+            running.remove(&device_id).map(|entry| entry.session)
+        } else {
+            None
+        }
+    }
+
+    /// When the device's phone was last heard from, while its session runs.
+    pub fn phone_seen(&self, device_id: i32) -> Option<i64> {
+        let running = self.lock();
+        let entry = running.get(&device_id)?;
+        entry
+            .connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&device_id)
-            .is_some_and(Session::is_connected)
+            .phone_seen_ms()
+    }
+
+    /// What `list-logins` says about a device: None when no session runs.
+    pub fn state(&self, device_id: i32) -> Option<LinkState> {
+        let running = self.lock();
+        let entry = running.get(&device_id)?;
+        let state = entry
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .state()
+            .clone();
+        // The library knows best whether the socket is up right now.
+        Some(match state {
+            LinkState::Connecting | LinkState::Reconnecting { .. }
+                if entry.session.is_connected() =>
+            {
+                LinkState::Connected
+            }
+            other => other,
+        })
     }
 }

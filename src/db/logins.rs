@@ -11,21 +11,26 @@ pub struct LoginRow {
     /// International digits, no `+`.
     pub phone: String,
     pub created_at_ms: i64,
+    /// When the account's phone was last heard from (ms), if ever.
+    pub phone_last_seen_ms: Option<i64>,
 }
 
-type Row = (i32, String, String, i64);
+type Row = (i32, String, String, i64, Option<i64>);
 
 fn rows(rows: Vec<Row>) -> Vec<LoginRow> {
     rows.into_iter()
         // A row whose user ID no longer parses is skipped, not fatal.
-        .filter_map(|(device_id, user, phone, created_at_ms)| {
-            Some(LoginRow {
-                device_id,
-                user_id: UserId::parse(user).ok()?,
-                phone,
-                created_at_ms,
-            })
-        })
+        .filter_map(
+            |(device_id, user, phone, created_at_ms, phone_last_seen_ms)| {
+                Some(LoginRow {
+                    device_id,
+                    user_id: UserId::parse(user).ok()?,
+                    phone,
+                    created_at_ms,
+                    phone_last_seen_ms,
+                })
+            },
+        )
         .collect()
 }
 
@@ -55,7 +60,7 @@ impl Db {
     pub async fn logins_of(&self, user: &UserId) -> Result<Vec<LoginRow>, sqlx::Error> {
         let found: Vec<Row> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT device_id, user_id, phone, created_at FROM login WHERE user_id = $1 ORDER BY created_at, device_id",
+                "SELECT device_id, user_id, phone, created_at, phone_last_seen FROM login WHERE user_id = $1 ORDER BY created_at, device_id",
             )
             .bind(user.as_str())
             .fetch_all(pool)
@@ -67,11 +72,26 @@ impl Db {
     pub async fn all_logins(&self) -> Result<Vec<LoginRow>, sqlx::Error> {
         let found: Vec<Row> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT device_id, user_id, phone, created_at FROM login ORDER BY device_id",
+                "SELECT device_id, user_id, phone, created_at, phone_last_seen FROM login ORDER BY device_id",
             )
             .fetch_all(pool)
             .await?
         });
         Ok(rows(found))
+    }
+
+    /// Records when the account's phone was last heard from; never moves it back.
+    pub async fn set_phone_last_seen(&self, device_id: i32, at_ms: i64) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE login SET phone_last_seen = $2 WHERE device_id = $1 \
+                 AND (phone_last_seen IS NULL OR phone_last_seen < $2)",
+            )
+            .bind(device_id)
+            .bind(at_ms)
+            .execute(pool)
+            .await
+            .map(drop)
+        })
     }
 }

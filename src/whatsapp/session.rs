@@ -16,7 +16,7 @@ use whatsapp_rust_ureq_http_client::UreqHttpClient;
 
 use super::inbox::{Inbox, InboxHook};
 use super::phone::PhoneNumber;
-use super::session_event::{SessionEvent, translate};
+use super::session_event::{OwnAccount, SessionEvent, translate};
 use super::store::WaStore;
 
 /// What every session of this bridge shares, from the config.
@@ -34,15 +34,48 @@ pub struct SessionSettings {
 pub struct SessionError(String);
 
 /// Forwards events inline, as the library dispatches them, so their order is kept.
-struct Forwarder(mpsc::UnboundedSender<SessionEvent>);
+struct Forwarder {
+    events: mpsc::UnboundedSender<SessionEvent>,
+    /// The client, once built: it knows the account's own phone number and LID.
+    client: Arc<std::sync::OnceLock<Arc<Client>>>,
+}
+
+impl Forwarder {
+    fn own_account(&self) -> OwnAccount {
+        let device = self
+            .client
+            .get()
+            .map(|client| client.persistence_manager().get_device_snapshot());
+        let user = |jid: Option<&whatsapp_rust::Jid>| jid.map(|jid| jid.user.to_string());
+        OwnAccount {
+            pn: device.as_ref().and_then(|device| user(device.pn.as_ref())),
+            lid: device.as_ref().and_then(|device| user(device.lid.as_ref())),
+        }
+    }
+}
 
 impl EventHandler for Forwarder {
     fn handle_event(&self, event: Arc<Event>) {
-        if let Some(translated) = translate(&event) {
+        let own = match event.as_ref() {
+            Event::Receipt(_) | Event::Messages(_) => self.own_account(),
+            _ => OwnAccount::default(),
+        };
+        if let Some(translated) = translate(&event, &own) {
             // A closed channel means the session is being torn down; nothing to tell.
-            let _ = self.0.send(translated);
+            let _ = self.events.send(translated);
         }
     }
+}
+
+/// How a session starts.
+#[derive(Debug, Clone, Copy)]
+pub enum Linking<'a> {
+    /// Link a new account with QR codes.
+    Qr,
+    /// Link a new account with a pairing code for this number.
+    PairCode(&'a PhoneNumber),
+    /// Resume the account of this number, linked before.
+    Resume(&'a PhoneNumber),
 }
 
 pub struct Session {
@@ -57,9 +90,14 @@ impl Session {
         store: WaStore,
         inbox: Inbox,
         settings: &SessionSettings,
-        pair_code_for: Option<&PhoneNumber>,
+        link: Linking<'_>,
         events: mpsc::UnboundedSender<SessionEvent>,
     ) -> Result<Self, SessionError> {
+        let pair_code_for = match link {
+            Linking::PairCode(phone) => Some(phone),
+            Linking::Qr | Linking::Resume(_) => None,
+        };
+        let client_cell = Arc::new(std::sync::OnceLock::new());
         let mut device = DevicePropsOverride::new();
         device.os = Some(settings.device_name.clone());
         let mut builder = Bot::builder()
@@ -69,7 +107,10 @@ impl Session {
             )
             .with_http_client(UreqHttpClient::new())
             .with_runtime(TokioRuntime)
-            .with_event_handler(Forwarder(events))
+            .with_event_handler(Forwarder {
+                events,
+                client: client_cell.clone(),
+            })
             .with_inbound_durability_hook(InboxHook(inbox))
             .with_device_props(device);
         if let Some(version) = settings.version {
@@ -87,6 +128,8 @@ impl Session {
             .await
             .map_err(|err| SessionError(err.to_string()))?;
         let client = bot.client();
+        // Set once, before the bot runs: nothing else sets it.
+        let _ = client_cell.set(client.clone());
         let handle = bot.spawn();
         Ok(Self { client, handle })
     }

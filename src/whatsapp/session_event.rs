@@ -38,10 +38,42 @@ pub enum SessionEvent {
         code: i32,
         message: Option<String>,
     },
+    /// The account's phone (its primary device) sent something: it is online.
+    PhoneSeen,
+}
+
+/// The account's own users: its phone number and its LID (digits), once known.
+#[derive(Debug, Clone, Default)]
+pub struct OwnAccount {
+    pub pn: Option<String>,
+    pub lid: Option<String>,
+}
+
+impl OwnAccount {
+    fn is(&self, user: &str) -> bool {
+        self.pn.as_deref() == Some(user) || self.lid.as_deref() == Some(user)
+    }
+}
+
+/// Whether the event came from the account's own phone (its device 0): a receipt it
+/// sent, or a message it sent (a copy of what the user sent, a peer message).
+fn from_own_phone(event: &Event, own: &OwnAccount) -> bool {
+    let is_phone = |jid: &whatsapp_rust::Jid| jid.device == 0 && own.is(jid.user.as_str());
+    match event {
+        Event::Receipt(receipt) => is_phone(&receipt.source.sender),
+        Event::Messages(batch) => batch
+            .messages
+            .iter()
+            .any(|inbound| is_phone(&inbound.info.source.sender)),
+        _ => false,
+    }
 }
 
 /// The bridge's view of one library event; None for events it does not act on here.
-pub fn translate(event: &Event) -> Option<SessionEvent> {
+pub fn translate(event: &Event, own: &OwnAccount) -> Option<SessionEvent> {
+    if from_own_phone(event, own) {
+        return Some(SessionEvent::PhoneSeen);
+    }
     let login = |event| Some(SessionEvent::Login(event));
     match event {
         Event::PairingQrCode(qr) => login(LoginEvent::Qr {
@@ -138,7 +170,7 @@ mod tests {
                 .build(),
         );
         assert_eq!(
-            translate(&qr),
+            translate(&qr, &OwnAccount::default()),
             Some(SessionEvent::Login(LoginEvent::Qr {
                 code: "2@ref,key,id,adv".into(),
                 valid_for: Duration::from_secs(60)
@@ -150,7 +182,7 @@ mod tests {
                 .build(),
         );
         assert_eq!(
-            translate(&exhausted),
+            translate(&exhausted, &OwnAccount::default()),
             Some(SessionEvent::Login(LoginEvent::QrExhausted))
         );
         let success = Event::PairSuccess(
@@ -163,7 +195,7 @@ mod tests {
         );
         let phone = PhoneNumber::parse("+15551234567").expect("phone");
         assert_eq!(
-            translate(&success),
+            translate(&success, &OwnAccount::default()),
             Some(SessionEvent::Login(LoginEvent::Paired { phone }))
         );
     }
@@ -171,11 +203,17 @@ mod tests {
     #[test]
     fn connection_events_keep_their_meaning() {
         assert_eq!(
-            translate(&Event::Connected(Connected::builder().build())),
+            translate(
+                &Event::Connected(Connected::builder().build()),
+                &OwnAccount::default()
+            ),
             Some(SessionEvent::Connected)
         );
         assert_eq!(
-            translate(&Event::StreamReplaced(StreamReplaced::builder().build())),
+            translate(
+                &Event::StreamReplaced(StreamReplaced::builder().build()),
+                &OwnAccount::default()
+            ),
             Some(SessionEvent::StreamReplaced)
         );
         let unlinked = Event::LoggedOut(
@@ -185,7 +223,7 @@ mod tests {
                 .build(),
         );
         assert_eq!(
-            translate(&unlinked),
+            translate(&unlinked, &OwnAccount::default()),
             Some(SessionEvent::LoggedOut(LogoutReason::Unlinked))
         );
         let locked = Event::LoggedOut(
@@ -195,8 +233,49 @@ mod tests {
                 .build(),
         );
         assert_eq!(
-            translate(&locked),
+            translate(&locked, &OwnAccount::default()),
             Some(SessionEvent::LoggedOut(LogoutReason::MainDeviceGone))
+        );
+    }
+
+    fn receipt_from(sender: Jid) -> Event {
+        Event::Receipt(
+            wacore::types::events::Receipt::builder()
+                .source(wacore::types::message::MessageSource {
+                    chat: sender.clone(),
+                    sender,
+                    ..Default::default()
+                })
+                .message_ids(Vec::new())
+                .timestamp(Default::default())
+                .r#type(wacore::types::presence::ReceiptType::Delivered)
+                .offline(false)
+                .build(),
+        )
+    }
+
+    #[test]
+    fn only_the_own_phone_counts_as_the_phone_being_seen() {
+        let own = OwnAccount {
+            pn: Some("15551234567".into()),
+            lid: Some("98765".into()),
+        };
+        let seen = Some(SessionEvent::PhoneSeen);
+        assert_eq!(translate(&receipt_from(Jid::pn("15551234567")), &own), seen);
+        assert_eq!(translate(&receipt_from(Jid::lid("98765")), &own), seen);
+        // Another companion of the account, or a contact, is not the phone.
+        assert_eq!(
+            translate(&receipt_from(Jid::pn_device("15551234567", 3)), &own),
+            None
+        );
+        assert_eq!(translate(&receipt_from(Jid::pn("15550000000")), &own), None);
+        // Before the account is known nothing counts.
+        assert_eq!(
+            translate(
+                &receipt_from(Jid::pn("15551234567")),
+                &OwnAccount::default()
+            ),
+            None
         );
     }
 

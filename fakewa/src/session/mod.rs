@@ -25,7 +25,7 @@ use waproto::whatsapp as wa;
 
 /// Refs offered per registration; the client rotates through them (60 s for
 /// the first, 20 s each after) before giving up.
-const QR_REF_COUNT: usize = 6;
+pub(crate) const QR_REF_COUNT: usize = 6;
 
 /// Restart-required code: sent after pairing so the client logs in afresh.
 const STREAM_RESTART: u16 = 515;
@@ -77,15 +77,21 @@ impl Session {
     /// Answers the `ClientPayload` the handshake carried.
     pub fn on_client_payload(&mut self, payload: &[u8]) -> Result<Vec<Action>> {
         let payload = wa::ClientPayload::decode_from_slice(payload)?;
-        if payload.device_pairing_data.is_set() {
-            Ok(vec![Action::Send(self.offer_qr_refs())])
+        if let Some(pairing) = payload.device_pairing_data.as_option() {
+            let device_name = pairing
+                .device_props
+                .as_deref()
+                .and_then(|props| wa::DeviceProps::decode_from_slice(props).ok())
+                .and_then(|props| props.os);
+            Ok(vec![Action::Send(self.offer_qr_refs(device_name))])
         } else {
             Ok(self.log_in(payload.username, payload.device))
         }
     }
 
-    fn offer_qr_refs(&mut self) -> Node {
-        let refs: Vec<String> = (0..QR_REF_COUNT)
+    fn offer_qr_refs(&mut self, device_name: Option<String>) -> Node {
+        let count = self.shared.state().qr_refs;
+        let refs: Vec<String> = (0..count)
             .map(|_| format!("2@{}", STANDARD.encode(rand::random::<[u8; 24]>())))
             .collect();
         if let Some(entry) = self.shared.state().conns.get_mut(&self.conn) {
@@ -94,6 +100,7 @@ impl Session {
         self.shared.emit(ServerEvent::PairDeviceSent {
             conn: self.conn,
             refs: refs.clone(),
+            device_name,
         });
         let ref_nodes = refs.into_iter().map(|pairing_ref| {
             NodeBuilder::new("ref")

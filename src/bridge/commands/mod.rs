@@ -15,6 +15,7 @@ pub enum CommandKind {
     Cancel,
     Logout,
     ListLogins,
+    Reconnect,
 }
 
 #[derive(Debug)]
@@ -68,6 +69,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "list-logins",
         aliases: &["ping"],
         summary: "Show your linked WhatsApp accounts and whether they are connected.",
+        min_level: PermissionLevel::User,
+    },
+    CommandSpec {
+        kind: CommandKind::Reconnect,
+        name: "reconnect",
+        aliases: &[],
+        summary: "Connect your linked WhatsApp accounts again (after a ban, a refusal or a takeover).",
         min_level: PermissionLevel::User,
     },
 ];

@@ -11,7 +11,7 @@ use super::{FlowInput, FlowSlot, LoginFlow, LoginMethod, LoginUpdate};
 use crate::bridge::{Bridge, BridgeError};
 use crate::whatsapp::inbox::Inbox;
 use crate::whatsapp::phone::PhoneNumber;
-use crate::whatsapp::session::Session;
+use crate::whatsapp::session::{Linking, Session};
 use crate::whatsapp::session_event::SessionEvent;
 use crate::whatsapp::store::WaStore;
 
@@ -75,17 +75,12 @@ async fn drive(
     let store = WaStore::open(bridge.db.clone(), device_id, bridge.clock.clone());
     let inbox = Inbox::new(bridge.db.clone(), device_id);
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let pair_code_for = (flow.method() == LoginMethod::PairingCode)
-        .then(|| flow.phone())
-        .flatten();
-    let session = match Session::start(
-        store,
-        inbox,
-        &bridge.session_settings(),
-        pair_code_for,
-        events_tx,
-    )
-    .await
+    let linking = match (flow.method(), flow.phone()) {
+        (LoginMethod::PairingCode, Some(phone)) => Linking::PairCode(phone),
+        _ => Linking::Qr,
+    };
+    let session = match Session::start(store, inbox, &bridge.session_settings(), linking, events_tx)
+        .await
     {
         Ok(session) => session,
         Err(err) => {
@@ -140,7 +135,11 @@ async fn drive(
                 .db
                 .add_login(device_id, &request.user, phone.digits(), now())
                 .await?;
-            bridge.sessions.adopt(device_id, session, events);
+            let owner = crate::bridge::sessions::Owner {
+                user: request.user.clone(),
+                phone,
+            };
+            bridge.follow(device_id, owner, session, events, None).await;
         }
         _ => {
             session.stop().await;

@@ -1,0 +1,216 @@
+//! Follows one linked account's session: keeps its connection state, tells the owner
+//! in their management room what they need to know (debounced), and forgets the
+//! login when WhatsApp unlinks the device.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use ruma::OwnedTransactionId;
+use ruma::events::room::message::RoomMessageEventContent;
+use tokio::sync::mpsc;
+
+use super::connection::{Connection, Notice};
+use super::sessions::Owner;
+use super::{Bridge, BridgeError};
+use crate::whatsapp::session_event::{LogoutReason, SessionEvent};
+use crate::whatsapp::store::WaStore;
+
+const TICK: Duration = Duration::from_secs(1);
+/// Phone sightings are written at most this often (they come with every receipt).
+const PHONE_SEEN_WRITES: i64 = 60_000;
+
+/// What the owner reads for a notice, in Markdown.
+pub fn notice_text(notice: &Notice, owner: &Owner, now_ms: i64) -> String {
+    let phone = &owner.phone;
+    let login_again = "Send `login qr` or `login phone` to link it again.";
+    match notice {
+        Notice::Reconnecting => format!(
+            "The connection to WhatsApp for {phone} was lost; the bridge keeps reconnecting. Messages wait on WhatsApp until it is back."
+        ),
+        Notice::Reconnected => format!("Connected to WhatsApp again for {phone}."),
+        Notice::LoggedOut(LogoutReason::Unlinked) => format!(
+            "WhatsApp logged the bridge out of {phone}: it was removed from **Linked devices** on the phone (or the phone stayed offline too long). {login_again}"
+        ),
+        Notice::LoggedOut(LogoutReason::MainDeviceGone) => format!(
+            "WhatsApp logged the bridge out of {phone}: the account's main device is gone (WhatsApp was removed or re-registered on the phone). {login_again}"
+        ),
+        Notice::LoggedOut(LogoutReason::Other(code)) => {
+            format!("WhatsApp logged the bridge out of {phone} (code {code}). {login_again}")
+        }
+        Notice::TemporarilyBanned { until_ms } => {
+            let minutes = (until_ms.saturating_sub(now_ms) / 60_000).max(1);
+            format!(
+                "WhatsApp has temporarily banned {phone} (402); the ban lifts in about {} (at {}). Send `reconnect` after that.",
+                human_minutes(minutes),
+                utc_time(*until_ms)
+            )
+        }
+        Notice::ClientOutdated => format!(
+            "WhatsApp refuses this bridge's client version for {phone} (405: client outdated). Update the bridge, or set `whatsapp.version` to a current WhatsApp Web version, then send `reconnect`."
+        ),
+        Notice::Replaced => format!(
+            "Another connection took over the bridge's session for {phone}, so the bridge stopped to avoid a tug of war. Send `reconnect` to take it back."
+        ),
+        Notice::Refused { code, message } => format!(
+            "WhatsApp refused the connection for {phone} (code {code}{}). Send `reconnect` to try again.",
+            message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+fn human_minutes(minutes: i64) -> String {
+    match minutes {
+        1 => "1 minute".into(),
+        m if m < 120 => format!("{m} minutes"),
+        m => format!("{} hours", m / 60),
+    }
+}
+
+fn utc_time(ms: i64) -> String {
+    let seconds = ms / 1000;
+    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Runs until the session's events end.
+pub async fn follow(
+    bridge: Bridge,
+    device_id: i32,
+    owner: Owner,
+    connection: Arc<Mutex<Connection>>,
+    mut events: mpsc::UnboundedReceiver<SessionEvent>,
+) {
+    let mut ticker = tokio::time::interval(TICK);
+    // Each follower (a session start) numbers its own notices.
+    let follower: u64 = rand::random();
+    let mut sent = 0u64;
+    let mut phone_written: Option<i64> = None;
+    loop {
+        let notice = tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                if event != SessionEvent::PhoneSeen {
+                    tracing::info!(device_id, ?event, "WhatsApp session event");
+                }
+                let now = bridge.clock.now_ms();
+                let notice = lock(&connection).on_event(&event, now);
+                match event {
+                    SessionEvent::LoggedOut(_) => forget(&bridge, device_id, &connection).await,
+                    SessionEvent::PhoneSeen
+                        if phone_written.is_none_or(|at| now - at >= PHONE_SEEN_WRITES) =>
+                    {
+                        match bridge.db.set_phone_last_seen(device_id, now).await {
+                            Ok(()) => phone_written = Some(now),
+                            Err(err) => tracing::warn!(device_id, error = %err, "could not record the phone's last sighting"),
+                        }
+                    }
+                    _ => {}
+                }
+                notice
+            }
+            _ = ticker.tick() => lock(&connection).tick(bridge.clock.now_ms()),
+        };
+        if let Some(notice) = notice {
+            sent += 1;
+            if let Err(err) = tell(&bridge, device_id, &owner, &notice, (follower, sent)).await {
+                tracing::warn!(device_id, error = %err, "could not tell the owner about their connection");
+            }
+        }
+    }
+}
+
+fn lock(connection: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    connection.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// WhatsApp unlinked the device: its keys and the login go.
+async fn forget(bridge: &Bridge, device_id: i32, connection: &Arc<Mutex<Connection>>) {
+    if let Some(session) = bridge.sessions.take_if_current(device_id, connection) {
+        session.stop().await;
+    }
+    if let Err(err) = WaStore::delete_device(&bridge.db, device_id).await {
+        tracing::warn!(device_id, error = %err, "could not delete an unlinked device");
+    }
+}
+
+async fn tell(
+    bridge: &Bridge,
+    device_id: i32,
+    owner: &Owner,
+    notice: &Notice,
+    (follower, sequence): (u64, u64),
+) -> Result<(), BridgeError> {
+    let Some(room) = bridge.db.management_room(&owner.user).await? else {
+        tracing::info!(
+            device_id,
+            ?notice,
+            "no management room to tell the owner in"
+        );
+        return Ok(());
+    };
+    let text = notice_text(notice, owner, bridge.clock.now_ms());
+    let content = RoomMessageEventContent::notice_markdown(text);
+    // A notice is about a live event and never replayed; the ID only has to be new.
+    let txn = OwnedTransactionId::from(format!("connection.{device_id}.{follower:x}.{sequence}"));
+    bridge
+        .client
+        .send_message(bridge.ids.bot(), &room, txn, &content)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_read_in_utc() {
+        assert_eq!(utc_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_time(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(utc_time(1_796_236_200_000), "2026-12-02 18:30 UTC");
+        assert_eq!(human_minutes(1), "1 minute");
+        assert_eq!(human_minutes(59), "59 minutes");
+        assert_eq!(human_minutes(180), "3 hours");
+    }
+
+    #[test]
+    fn a_ban_says_when_it_lifts() {
+        let owner = Owner {
+            user: ruma::owned_user_id!("@alice:localhost"),
+            phone: crate::whatsapp::phone::PhoneNumber::parse("+15550001234")
+                .unwrap_or_else(|err| panic!("{err}")),
+        };
+        let text = notice_text(
+            &Notice::TemporarilyBanned {
+                until_ms: 3_600_000,
+            },
+            &owner,
+            0,
+        );
+        assert!(text.contains("+15550001234"), "{text}");
+        assert!(text.contains("60 minutes"), "{text}");
+        assert!(text.contains("1970-01-01 01:00 UTC"), "{text}");
+    }
+}
