@@ -505,3 +505,24 @@ async fn two_people_with_two_accounts_stay_apart() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gone_main_device_is_reported_and_forgets_the_login() {
+    let (server, env) = setup(Database::Sqlite).await;
+    let mut seen = server.events();
+    let bot = env.bot();
+    let (alice, room) = env.user_with_management_room("alice").await;
+    let device = log_in_by_qr(&server, &mut seen, &alice, &room, &bot, PHONE).await;
+
+    // WhatsApp was re-registered on the phone: the next login is refused with 403.
+    server.fail_next_login(LoginFailure::MainDeviceGone);
+    let conn = server.connection_of(&device).expect("connected");
+    server.drop_connection(conn).expect("drop");
+    alice
+        .wait_for_message_within(&room, &bot, "main device is gone", LINKING)
+        .await;
+    alice.send_text(&room, "list-logins").await;
+    alice
+        .wait_for_message(&room, &bot, "You are not logged in")
+        .await;
+}
