@@ -4,6 +4,7 @@ pub mod bridge;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod convert;
 pub mod db;
 pub mod matrix;
 pub mod registration;

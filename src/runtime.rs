@@ -107,6 +107,7 @@ pub async fn run(config: Config, config_dir: PathBuf) -> anyhow::Result<()> {
         Ok(Err(err)) => tracing::warn!(error = %err, "appservice server stopped with an error"),
         Err(err) => tracing::warn!(error = %err, "appservice server task failed"),
     }
+    bridge.stop_sessions().await;
     db.close().await;
     Ok(())
 }

@@ -58,7 +58,7 @@ async fn checks(db: Db) {
         "a redelivery was stored twice"
     );
 
-    let pending = inbox.pending(100).await.expect("pending");
+    let pending = inbox.pending(0, 100).await.expect("pending");
     let texts: Vec<String> = pending
         .iter()
         .map(|entry| {
@@ -80,7 +80,7 @@ async fn checks(db: Db) {
 
     inbox.mark_bridged(pending[0].seq).await.expect("mark");
     inbox.mark_bridged(pending[1].seq).await.expect("mark");
-    let rest = inbox.pending(100).await.expect("pending");
+    let rest = inbox.pending(0, 100).await.expect("pending");
     assert_eq!(
         rest.iter()
             .map(|entry| entry.message_id.as_str())
@@ -88,7 +88,7 @@ async fn checks(db: Db) {
         ["A2", "A3"]
     );
     assert_eq!(
-        inbox.pending(1).await.expect("pending").len(),
+        inbox.pending(0, 1).await.expect("pending").len(),
         1,
         "the limit is honoured"
     );
@@ -98,9 +98,9 @@ async fn checks(db: Db) {
         db.clone(),
         WaStore::create_device(&db).await.expect("device"),
     );
-    assert!(other.pending(100).await.expect("pending").is_empty());
+    assert!(other.pending(0, 100).await.expect("pending").is_empty());
     WaStore::delete_device(&db, device).await.expect("delete");
-    assert!(inbox.pending(100).await.expect("pending").is_empty());
+    assert!(inbox.pending(0, 100).await.expect("pending").is_empty());
 }
 
 #[tokio::test]

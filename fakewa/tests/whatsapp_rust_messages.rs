@@ -472,3 +472,45 @@ async fn history_sync_arrives_inline_and_by_download() -> Result<(), BoxError> {
     user.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interleaved_group_and_direct_messages_all_arrive() -> Result<(), BoxError> {
+    let server = FakeServer::start().await?;
+    let (mut user, _seen) = linked_user(&server).await?;
+    let numbers = ["15550003001", "15550003002", "15550003003"];
+    let senders: Vec<_> = numbers
+        .iter()
+        .map(|number| server.contact(number))
+        .collect::<Result<_, _>>()?;
+    let group = server.create_group(
+        numbers[0],
+        "Three",
+        &[
+            (USER, Role::Member),
+            (numbers[1], Role::Member),
+            (numbers[2], Role::Member),
+        ],
+    )?;
+    let alice = server.contact(ALICE)?;
+    let bob = server.contact(BOB)?;
+    let mut sent = Vec::new();
+    for i in 0..60 {
+        // Direct chats interleaved, as a busy account has them.
+        let text = format!("g{i:02}");
+        match i % 5 {
+            0 => alice.send_text(USER, &text)?,
+            1 => bob.send_text(USER, &text)?,
+            n => senders[n - 2].send_group_text(&group.jid(), &text)?,
+        };
+        sent.push(text);
+    }
+    let mut got: Vec<String> = texts(&mut user.events, 60)
+        .await?
+        .into_iter()
+        .map(|(_, _, _, text)| text)
+        .collect();
+    got.sort();
+    assert_eq!(got, sent);
+    user.stop().await;
+    Ok(())
+}

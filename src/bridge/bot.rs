@@ -28,6 +28,9 @@ pub(super) async fn handle(bridge: &Bridge, event: &AnyTimelineEvent) -> Result<
         AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
             MessageLikeEvent::Original(message),
         )) => {
+            if let Some(portal) = bridge.db.portal_for_room(&message.room_id).await? {
+                return super::outbound::on_message(bridge, &portal, message).await;
+            }
             let is_edit = matches!(message.content.relates_to, Some(Relation::Replacement(_)));
             match &message.content.msgtype {
                 MessageType::Text(text) if !is_edit => {

@@ -133,7 +133,7 @@ impl Connection {
                 self.phone_seen_ms = Some(now_ms);
                 None
             }
-            SessionEvent::Login(_) => None,
+            SessionEvent::Login(_) | SessionEvent::MessagesStored => None,
         }
     }
 

@@ -5,7 +5,11 @@ mod account;
 mod bot;
 pub mod commands;
 pub mod connection;
+mod ghosts;
+mod inbound;
 pub mod login;
+mod outbound;
+mod portals;
 mod session_events;
 mod sessions;
 
@@ -38,6 +42,7 @@ pub struct Bridge {
     clock: Arc<dyn Clock>,
     flows: Arc<LoginFlows<OwnedUserId>>,
     sessions: Arc<Sessions>,
+    ghosts: Arc<ghosts::GhostCache>,
 }
 
 impl Bridge {
@@ -56,6 +61,7 @@ impl Bridge {
             clock,
             flows: Arc::default(),
             sessions: Arc::default(),
+            ghosts: Arc::default(),
         }
     }
 
@@ -133,13 +139,23 @@ impl Bridge {
         if let Some(previous) = previous {
             previous.stop().await;
         }
+        let wake = inbound::start(self.clone(), device_id, owner.clone());
         tokio::spawn(session_events::follow(
             self.clone(),
             device_id,
             owner,
             connection,
             events,
+            wake,
         ));
+    }
+
+    /// Stops every session cleanly: the library writes its state (Signal sessions and
+    /// sender keys of what it already acknowledged) before the database closes.
+    pub async fn stop_sessions(&self) {
+        for session in self.sessions.take_all() {
+            session.stop().await;
+        }
     }
 
     /// Registers the bot and sets its profile from the config.
@@ -186,10 +202,12 @@ pub enum BridgeError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     QrImage(#[from] login::qr_image::QrImageError),
+    #[error("{0}")]
+    Identity(String),
 }
 
 /// Failures the homeserver may not have tomorrow: worth a retry of the whole transaction.
-fn is_transient(err: &HomeserverError) -> bool {
+pub(crate) fn is_transient(err: &HomeserverError) -> bool {
     match err {
         HomeserverError::Unreachable { .. } => true,
         HomeserverError::Matrix {

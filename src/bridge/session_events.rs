@@ -101,6 +101,7 @@ pub async fn follow(
     owner: Owner,
     connection: Arc<Mutex<Connection>>,
     mut events: mpsc::UnboundedReceiver<SessionEvent>,
+    inbox_arrivals: Arc<tokio::sync::Notify>,
 ) {
     let mut ticker = tokio::time::interval(TICK);
     // Each follower (a session start) numbers its own notices.
@@ -111,12 +112,13 @@ pub async fn follow(
         let notice = tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { break };
-                if event != SessionEvent::PhoneSeen {
+                if !matches!(event, SessionEvent::PhoneSeen | SessionEvent::MessagesStored) {
                     tracing::info!(device_id, ?event, "WhatsApp session event");
                 }
                 let now = bridge.clock.now_ms();
                 let notice = lock(&connection).on_event(&event, now);
                 match event {
+                    SessionEvent::MessagesStored => inbox_arrivals.notify_one(),
                     SessionEvent::LoggedOut(_) => forget(&bridge, device_id, &connection).await,
                     SessionEvent::PhoneSeen
                         if phone_written.is_none_or(|at| now - at >= PHONE_SEEN_WRITES) =>

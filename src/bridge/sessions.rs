@@ -8,7 +8,7 @@ use ruma::OwnedUserId;
 
 use super::connection::{Connection, LinkState};
 use crate::whatsapp::phone::PhoneNumber;
-use crate::whatsapp::session::Session;
+use crate::whatsapp::session::{Session, SessionSender};
 
 /// Whose login a session is.
 #[derive(Debug, Clone)]
@@ -51,6 +51,14 @@ impl Sessions {
         (connection, previous.map(|running| running.session))
     }
 
+    /// Takes every session out (to stop them all).
+    pub fn take_all(&self) -> Vec<Session> {
+        self.lock()
+            .drain()
+            .map(|(_, running)| running.session)
+            .collect()
+    }
+
     /// Takes a session out (to log it out or stop it).
     pub fn take(&self, device_id: i32) -> Option<Session> {
         self.lock()
@@ -74,6 +82,13 @@ impl Sessions {
         } else {
             None
         }
+    }
+
+    /// A sender for the device's running session.
+    pub fn sender(&self, device_id: i32) -> Option<SessionSender> {
+        self.lock()
+            .get(&device_id)
+            .map(|running| running.session.sender())
     }
 
     /// When the device's phone was last heard from, while its session runs.

@@ -3,8 +3,11 @@
 //! `ON CONFLICT`), and `with_pool!` runs them on whichever pool is configured.
 
 mod connect;
+pub mod ghosts;
 pub mod logins;
 pub mod management_rooms;
+pub mod message_map;
+pub mod portals;
 pub mod transactions;
 
 use sqlx::{PgPool, SqlitePool};

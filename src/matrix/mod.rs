@@ -6,3 +6,4 @@ pub mod appservice;
 pub mod client;
 pub mod ids;
 pub mod retry;
+pub mod rooms;

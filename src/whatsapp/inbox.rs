@@ -20,6 +20,8 @@ pub struct InboxEntry {
     pub seq: i64,
     pub chat: String,
     pub sender: String,
+    /// The sender's other address (PN for a LID sender, LID for a PN one), or empty.
+    pub sender_alt: String,
     pub message_id: String,
     pub sent_at_ms: i64,
     pub push_name: String,
@@ -27,7 +29,17 @@ pub struct InboxEntry {
     pub payload: Vec<u8>,
 }
 
-type InboxRow = (i64, String, String, String, i64, String, bool, Vec<u8>);
+type InboxRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    bool,
+    Vec<u8>,
+);
 
 impl InboxEntry {
     /// The message itself, decoded again from the stored protobuf.
@@ -40,28 +52,43 @@ impl InboxEntry {
 pub struct Inbox {
     db: Db,
     device_id: i32,
+    /// The library commits chats in parallel; one commit at a time keeps `seq` (the next
+    /// number after the largest) free of races, so no commit fails and arrival order holds.
+    commits: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Inbox {
     pub fn new(db: Db, device_id: i32) -> Self {
-        Self { db, device_id }
+        Self {
+            db,
+            device_id,
+            commits: Arc::default(),
+        }
     }
 
     /// Writes the batch in one transaction; returns how many messages were new.
     pub async fn commit(&self, batch: &[InboundMessage]) -> Result<u64, sqlx::Error> {
+        let _one_at_a_time = self.commits.lock().await;
         with_pool!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             let mut added = 0;
             for item in batch {
                 let info = &item.info;
                 added += sqlx::query(
-                    "INSERT INTO wa_inbox (device_id, seq, chat, sender, message_id, sent_at_ms, push_name, from_me, payload) \
-                     VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wa_inbox WHERE device_id = $1), $2, $3, $4, $5, $6, $7, $8) \
+                    "INSERT INTO wa_inbox (device_id, seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload) \
+                     VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wa_inbox WHERE device_id = $1), $2, $3, $4, $5, $6, $7, $8, $9) \
                      ON CONFLICT (device_id, chat, sender, message_id) DO NOTHING",
                 )
                 .bind(self.device_id)
                 .bind(info.source.chat.to_string())
                 .bind(info.source.sender.to_string())
+                .bind(
+                    info.source
+                        .sender_alt
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                )
                 .bind(info.id.to_string())
                 .bind(info.timestamp.timestamp_millis())
                 .bind(&info.push_name)
@@ -76,14 +103,19 @@ impl Inbox {
         })
     }
 
-    /// Messages not bridged yet, oldest first.
-    pub async fn pending(&self, limit: i64) -> Result<Vec<InboxEntry>, sqlx::Error> {
+    /// Messages not bridged yet after `after_seq`, oldest first.
+    pub async fn pending(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<InboxEntry>, sqlx::Error> {
         let rows: Vec<InboxRow> = with_pool!(&self.db, |pool| {
             sqlx::query_as(
-                "SELECT seq, chat, sender, message_id, sent_at_ms, push_name, from_me, payload FROM wa_inbox \
-                 WHERE device_id = $1 AND NOT bridged ORDER BY seq LIMIT $2",
+                "SELECT seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload FROM wa_inbox \
+                 WHERE device_id = $1 AND NOT bridged AND seq > $2 ORDER BY seq LIMIT $3",
             )
             .bind(self.device_id)
+            .bind(after_seq)
             .bind(limit)
             .fetch_all(pool)
             .await?
@@ -91,11 +123,22 @@ impl Inbox {
         Ok(rows
             .into_iter()
             .map(
-                |(seq, chat, sender, message_id, sent_at_ms, push_name, from_me, payload)| {
+                |(
+                    seq,
+                    chat,
+                    sender,
+                    sender_alt,
+                    message_id,
+                    sent_at_ms,
+                    push_name,
+                    from_me,
+                    payload,
+                )| {
                     InboxEntry {
                         seq,
                         chat,
                         sender,
+                        sender_alt,
                         message_id,
                         sent_at_ms,
                         push_name,

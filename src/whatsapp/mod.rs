@@ -1,8 +1,10 @@
 //! The WhatsApp side: per-login sessions on whatsapp-rust and their storage. Nothing here
 //! knows about Matrix.
 
+pub mod address;
 pub mod inbox;
 pub mod login_event;
+pub mod outgoing;
 pub mod phone;
 pub mod session;
 pub mod session_event;

@@ -14,9 +14,11 @@ use whatsapp_rust::client::Client;
 use whatsapp_rust_tokio_transport::TokioWebSocketTransportFactory;
 use whatsapp_rust_ureq_http_client::UreqHttpClient;
 
+use super::address::WaChat;
 use super::inbox::{Inbox, InboxHook};
+use super::outgoing::{OutgoingMessage, SendError};
 use super::phone::PhoneNumber;
-use super::session_event::{OwnAccount, SessionEvent, translate};
+use super::session_event::{OwnAccount, SessionEvent, from_own_phone, translate};
 use super::store::WaStore;
 
 /// What every session of this bridge shares, from the config.
@@ -56,11 +58,13 @@ impl Forwarder {
 
 impl EventHandler for Forwarder {
     fn handle_event(&self, event: Arc<Event>) {
-        let own = match event.as_ref() {
-            Event::Receipt(_) | Event::Messages(_) => self.own_account(),
-            _ => OwnAccount::default(),
-        };
-        if let Some(translated) = translate(&event, &own) {
+        // A closed channel means the session is being torn down; nothing to tell.
+        if matches!(event.as_ref(), Event::Receipt(_) | Event::Messages(_))
+            && from_own_phone(&event, &self.own_account())
+        {
+            let _ = self.events.send(SessionEvent::PhoneSeen);
+        }
+        if let Some(translated) = translate(&event) {
             // A closed channel means the session is being torn down; nothing to tell.
             let _ = self.events.send(translated);
         }
@@ -76,6 +80,34 @@ pub enum Linking<'a> {
     PairCode(&'a PhoneNumber),
     /// Resume the account of this number, linked before.
     Resume(&'a PhoneNumber),
+}
+
+/// Sends messages on a running session.
+#[derive(Clone)]
+pub struct SessionSender {
+    client: Arc<Client>,
+}
+
+impl SessionSender {
+    /// Sends `message` to `chat` under the given message ID (derived by the caller from
+    /// what it bridges, so a repeat after a crash is the same WhatsApp message).
+    pub async fn send(
+        &self,
+        chat: &WaChat,
+        message: OutgoingMessage,
+        message_id: &str,
+    ) -> Result<(), SendError> {
+        let jid: whatsapp_rust::Jid = chat
+            .jid()
+            .parse()
+            .map_err(|_| SendError::BadChat(chat.jid()))?;
+        let options = whatsapp_rust::SendOptions::default().with_message_id(message_id);
+        self.client
+            .send_message_with_options(jid, message.0, options)
+            .await
+            .map(drop)
+            .map_err(|err| SendError::Refused(err.to_string()))
+    }
 }
 
 pub struct Session {
@@ -136,6 +168,13 @@ impl Session {
 
     pub fn is_connected(&self) -> bool {
         self.client.is_connected()
+    }
+
+    /// A handle that sends on this session (cheap to clone, usable while the session runs).
+    pub fn sender(&self) -> SessionSender {
+        SessionSender {
+            client: self.client.clone(),
+        }
     }
 
     /// Unlinks this device on WhatsApp (best effort when offline) and disconnects.

@@ -40,6 +40,8 @@ pub enum SessionEvent {
     },
     /// The account's phone (its primary device) sent something: it is online.
     PhoneSeen,
+    /// Messages arrived and are in the inbox, waiting to be bridged.
+    MessagesStored,
 }
 
 /// The account's own users: its phone number and its LID (digits), once known.
@@ -57,7 +59,7 @@ impl OwnAccount {
 
 /// Whether the event came from the account's own phone (its device 0): a receipt it
 /// sent, or a message it sent (a copy of what the user sent, a peer message).
-fn from_own_phone(event: &Event, own: &OwnAccount) -> bool {
+pub fn from_own_phone(event: &Event, own: &OwnAccount) -> bool {
     let is_phone = |jid: &whatsapp_rust::Jid| jid.device == 0 && own.is(jid.user.as_str());
     match event {
         Event::Receipt(receipt) => is_phone(&receipt.source.sender),
@@ -70,10 +72,7 @@ fn from_own_phone(event: &Event, own: &OwnAccount) -> bool {
 }
 
 /// The bridge's view of one library event; None for events it does not act on here.
-pub fn translate(event: &Event, own: &OwnAccount) -> Option<SessionEvent> {
-    if from_own_phone(event, own) {
-        return Some(SessionEvent::PhoneSeen);
-    }
+pub fn translate(event: &Event) -> Option<SessionEvent> {
     let login = |event| Some(SessionEvent::Login(event));
     match event {
         Event::PairingQrCode(qr) => login(LoginEvent::Qr {
@@ -106,6 +105,7 @@ pub fn translate(event: &Event, own: &OwnAccount) -> Option<SessionEvent> {
             reason: "the phone scanned the code but has linked devices turned off".into(),
         }),
         Event::Connected(_) => Some(SessionEvent::Connected),
+        Event::Messages(_) => Some(SessionEvent::MessagesStored),
         Event::Disconnected(_) => Some(SessionEvent::Disconnected),
         Event::LoggedOut(logout) => Some(SessionEvent::LoggedOut(logout_reason(&logout.reason))),
         Event::TemporaryBan(ban) => Some(SessionEvent::TemporaryBan {
@@ -170,7 +170,7 @@ mod tests {
                 .build(),
         );
         assert_eq!(
-            translate(&qr, &OwnAccount::default()),
+            translate(&qr),
             Some(SessionEvent::Login(LoginEvent::Qr {
                 code: "2@ref,key,id,adv".into(),
                 valid_for: Duration::from_secs(60)
@@ -182,7 +182,7 @@ mod tests {
                 .build(),
         );
         assert_eq!(
-            translate(&exhausted, &OwnAccount::default()),
+            translate(&exhausted),
             Some(SessionEvent::Login(LoginEvent::QrExhausted))
         );
         let success = Event::PairSuccess(
@@ -195,7 +195,7 @@ mod tests {
         );
         let phone = PhoneNumber::parse("+15551234567").expect("phone");
         assert_eq!(
-            translate(&success, &OwnAccount::default()),
+            translate(&success),
             Some(SessionEvent::Login(LoginEvent::Paired { phone }))
         );
     }
@@ -203,17 +203,11 @@ mod tests {
     #[test]
     fn connection_events_keep_their_meaning() {
         assert_eq!(
-            translate(
-                &Event::Connected(Connected::builder().build()),
-                &OwnAccount::default()
-            ),
+            translate(&Event::Connected(Connected::builder().build())),
             Some(SessionEvent::Connected)
         );
         assert_eq!(
-            translate(
-                &Event::StreamReplaced(StreamReplaced::builder().build()),
-                &OwnAccount::default()
-            ),
+            translate(&Event::StreamReplaced(StreamReplaced::builder().build())),
             Some(SessionEvent::StreamReplaced)
         );
         let unlinked = Event::LoggedOut(
@@ -223,7 +217,7 @@ mod tests {
                 .build(),
         );
         assert_eq!(
-            translate(&unlinked, &OwnAccount::default()),
+            translate(&unlinked),
             Some(SessionEvent::LoggedOut(LogoutReason::Unlinked))
         );
         let locked = Event::LoggedOut(
@@ -233,7 +227,7 @@ mod tests {
                 .build(),
         );
         assert_eq!(
-            translate(&locked, &OwnAccount::default()),
+            translate(&locked),
             Some(SessionEvent::LoggedOut(LogoutReason::MainDeviceGone))
         );
     }
@@ -260,23 +254,21 @@ mod tests {
             pn: Some("15551234567".into()),
             lid: Some("98765".into()),
         };
-        let seen = Some(SessionEvent::PhoneSeen);
-        assert_eq!(translate(&receipt_from(Jid::pn("15551234567")), &own), seen);
-        assert_eq!(translate(&receipt_from(Jid::lid("98765")), &own), seen);
+        assert!(from_own_phone(&receipt_from(Jid::pn("15551234567")), &own));
+        assert!(from_own_phone(&receipt_from(Jid::lid("98765")), &own));
         // Another companion of the account, or a contact, is not the phone.
-        assert_eq!(
-            translate(&receipt_from(Jid::pn_device("15551234567", 3)), &own),
-            None
-        );
-        assert_eq!(translate(&receipt_from(Jid::pn("15550000000")), &own), None);
+        assert!(!from_own_phone(
+            &receipt_from(Jid::pn_device("15551234567", 3)),
+            &own
+        ));
+        assert!(!from_own_phone(&receipt_from(Jid::pn("15550000000")), &own));
         // Before the account is known nothing counts.
-        assert_eq!(
-            translate(
-                &receipt_from(Jid::pn("15551234567")),
-                &OwnAccount::default()
-            ),
-            None
-        );
+        assert!(!from_own_phone(
+            &receipt_from(Jid::pn("15551234567")),
+            &OwnAccount::default()
+        ));
+        // A receipt is no session event by itself.
+        assert_eq!(translate(&receipt_from(Jid::pn("15551234567"))), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod bridge;
 pub mod synapse;
 pub mod user;
+pub mod whatsapp;
 
 use std::net::TcpListener;
 use std::path::Path;

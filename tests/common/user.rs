@@ -189,6 +189,65 @@ fn encode(text: &str) -> String {
 }
 
 impl MatrixUser {
+    /// Rooms the user is invited to, with the invite's `is_direct`.
+    pub async fn invites(&self) -> Vec<(String, bool)> {
+        // Synapse caches identical sync requests for a while; a fresh filter each time
+        // makes every call a new look.
+        let filter = encode(&format!(
+            r#"{{"room":{{"timeline":{{"limit":{}}}}}}}"#,
+            1 + rand::random::<u16>() % 1000
+        ));
+        let sync = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/_matrix/client/v3/sync?timeout=0&filter={filter}"),
+                None,
+            )
+            .await;
+        let mut invites = Vec::new();
+        if let Some(rooms) = sync["rooms"]["invite"].as_object() {
+            for (room, invite) in rooms {
+                let is_direct = invite["invite_state"]["events"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|event| {
+                        event["type"] == "m.room.member"
+                            && event["state_key"] == self.user_id.as_str()
+                            && event["content"]["is_direct"] == true
+                    });
+                invites.push((room.clone(), is_direct));
+            }
+        }
+        invites
+    }
+
+    pub async fn join(&self, room: &str) {
+        let path = format!("/_matrix/client/v3/join/{}", encode(room));
+        self.call(reqwest::Method::POST, &path, Some(json!({})))
+            .await;
+    }
+
+    /// One state event's content, if set.
+    pub async fn state(&self, room: &str, event_type: &str, state_key: &str) -> Option<Value> {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/state/{event_type}/{}",
+            encode(room),
+            encode(state_key)
+        );
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("homeserver answers");
+        if !response.status().is_success() {
+            return None;
+        }
+        response.json().await.ok()
+    }
+
     /// Downloads an `mxc://server/id` through the authenticated media API.
     pub async fn download(&self, mxc: &str) -> Vec<u8> {
         let path = mxc.strip_prefix("mxc://").expect("an mxc URI");

@@ -1,0 +1,271 @@
+//! WhatsApp → Matrix. A pump per linked device reads the inbox (where every message is
+//! durably stored before WhatsApp was acknowledged) in arrival order and hands each
+//! message to its chat's worker; a worker bridges its chat's messages one at a time, in
+//! order, and marks each bridged once its event is in Matrix. After a crash the pump
+//! starts again from what is not marked: a message is posted again under the same
+//! transaction ID (the homeserver returns the first event) or found in the message map.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ruma::OwnedTransactionId;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Notify, mpsc};
+
+use super::sessions::Owner;
+use super::{Bridge, BridgeError, is_transient};
+use crate::convert::to_matrix::{self, ToMatrix};
+use crate::db::message_map::MappedMessage;
+use crate::whatsapp::address::{WaChat, WaUser};
+use crate::whatsapp::inbox::{Inbox, InboxEntry};
+
+/// Messages read from the inbox at a time.
+const BATCH: i64 = 200;
+/// A pump also looks by itself this often, in case a wake-up was missed.
+const IDLE_LOOK: Duration = Duration::from_secs(30);
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Starts the pump of a device; wake it with the returned notifier when messages arrive.
+pub(super) fn start(bridge: Bridge, device_id: i32, owner: Owner) -> Arc<Notify> {
+    let wake = Arc::new(Notify::new());
+    tokio::spawn(pump(bridge, device_id, owner, wake.clone()));
+    wake
+}
+
+async fn pump(bridge: Bridge, device_id: i32, owner: Owner, wake: Arc<Notify>) {
+    let inbox = Inbox::new(bridge.db.clone(), device_id);
+    let mut workers: HashMap<WaChat, mpsc::UnboundedSender<InboxEntry>> = HashMap::new();
+    let mut handed_out = 0i64;
+    loop {
+        let batch = match inbox.pending(handed_out, BATCH).await {
+            Ok(batch) => batch,
+            Err(err) => {
+                tracing::warn!(device_id, error = %err, "cannot read the inbox; trying again");
+                tokio::time::sleep(RETRY_MAX).await;
+                continue;
+            }
+        };
+        let full = batch.len() as i64 == BATCH;
+        for entry in batch {
+            handed_out = entry.seq;
+            let Some(chat) = chat_of(&entry) else {
+                // Status updates, broadcasts, newsletters: not chats the bridge mirrors.
+                tracing::debug!(device_id, chat = %entry.chat, "not a chat the bridge mirrors");
+                if let Err(err) = inbox.mark_bridged(entry.seq).await {
+                    tracing::warn!(device_id, error = %err, "could not mark a message done");
+                }
+                continue;
+            };
+            let worker = workers.entry(chat.clone()).or_insert_with(|| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(chat_worker(
+                    bridge.clone(),
+                    device_id,
+                    owner.clone(),
+                    chat,
+                    rx,
+                ));
+                tx
+            });
+            // A worker only ends with the bridge.
+            let _ = worker.send(entry);
+        }
+        if !full {
+            let _ = tokio::time::timeout(IDLE_LOOK, wake.notified()).await;
+        }
+    }
+}
+
+/// The chat a message belongs to, by phone number when WhatsApp gave it (one person,
+/// one portal, whichever address a message came by).
+fn chat_of(entry: &InboxEntry) -> Option<WaChat> {
+    match WaChat::parse(&entry.chat)? {
+        WaChat::Direct(user) => {
+            let alt = if entry.from_me {
+                None
+            } else {
+                WaUser::parse(&entry.sender_alt)
+            };
+            Some(WaChat::Direct(user.prefer_phone(alt)))
+        }
+        group => Some(group),
+    }
+}
+
+async fn chat_worker(
+    bridge: Bridge,
+    device_id: i32,
+    owner: Owner,
+    chat: WaChat,
+    mut entries: mpsc::UnboundedReceiver<InboxEntry>,
+) {
+    let inbox = Inbox::new(bridge.db.clone(), device_id);
+    while let Some(entry) = entries.recv().await {
+        let mut wait = RETRY_FIRST;
+        loop {
+            match bridge_one(&bridge, device_id, &owner, &chat, &entry).await {
+                Ok(()) => break,
+                Err(BridgeError::Homeserver(err)) if is_transient(&err) => {
+                    tracing::warn!(device_id, error = %err, "the homeserver is not taking messages; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RETRY_MAX);
+                }
+                Err(BridgeError::Database(err)) => {
+                    tracing::warn!(device_id, error = %err, "database error while bridging; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RETRY_MAX);
+                }
+                Err(err) => {
+                    // Retrying cannot help (the homeserver refuses this event). The
+                    // message stays in the inbox, and its owner is told.
+                    tracing::error!(device_id, message_id = %entry.message_id, error = %err, "could not bridge a WhatsApp message");
+                    if let Err(err) = tell_owner(&bridge, &owner, &chat, &entry, &err).await {
+                        tracing::warn!(device_id, error = %err, "could not tell the owner either");
+                    }
+                    break;
+                }
+            }
+        }
+        if let Err(err) = inbox.mark_bridged(entry.seq).await {
+            tracing::warn!(device_id, error = %err, "could not mark a message done; it will be looked at again");
+        }
+    }
+}
+
+/// Says in the owner's management room that a message did not make it.
+async fn tell_owner(
+    bridge: &Bridge,
+    owner: &Owner,
+    chat: &WaChat,
+    entry: &InboxEntry,
+    err: &BridgeError,
+) -> Result<(), BridgeError> {
+    let Some(room) = bridge.db.management_room(&owner.user).await? else {
+        return Ok(());
+    };
+    let who = match chat {
+        WaChat::Direct(person) => person.to_string(),
+        WaChat::Group(id) => format!("the group {id}"),
+    };
+    let text = format!(
+        "A WhatsApp message in your chat with {who} could not be bridged ({err}). It is on your phone."
+    );
+    let content = ruma::events::room::message::RoomMessageEventContent::notice_plain(text);
+    let txn = txn_for(entry.seq as i32, &entry.chat, &entry.message_id, usize::MAX);
+    bridge
+        .client
+        .send_message(bridge.ids.bot(), &room, txn, &content)
+        .await?;
+    Ok(())
+}
+
+/// The transaction ID of one part: the same message part always gets the same one.
+fn txn_for(device_id: i32, chat: &str, message_id: &str, part: usize) -> OwnedTransactionId {
+    let digest = Sha256::digest(format!(
+        "{device_id}\u{0}{chat}\u{0}{message_id}\u{0}{part}"
+    ));
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    OwnedTransactionId::from(format!("wa.{hex}"))
+}
+
+async fn bridge_one(
+    bridge: &Bridge,
+    device_id: i32,
+    owner: &Owner,
+    chat: &WaChat,
+    entry: &InboxEntry,
+) -> Result<(), BridgeError> {
+    let chat_jid = chat.jid();
+    if !bridge
+        .db
+        .mapped_by_wa_id(device_id, &chat_jid, &entry.message_id)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let parts = match to_matrix::convert(entry) {
+        ToMatrix::Nothing => return Ok(()),
+        ToMatrix::Post(parts) => parts,
+    };
+    let sender = if entry.from_me {
+        WaUser::from_phone(&owner.phone)
+    } else {
+        WaUser::parse(&entry.sender)
+            .ok_or_else(|| BridgeError::Identity(format!("unreadable sender {}", entry.sender)))?
+            .prefer_phone(WaUser::parse(&entry.sender_alt))
+    };
+    let push_name = if entry.from_me {
+        ""
+    } else {
+        entry.push_name.as_str()
+    };
+    let ghost = bridge.ghost(&sender, push_name).await?;
+    let chat_name = match chat {
+        WaChat::Direct(person) if !entry.from_me => super::ghosts::display_name(person, push_name),
+        WaChat::Direct(person) => person.to_string(),
+        WaChat::Group(id) => format!("WhatsApp group {id}"),
+    };
+    let portal = bridge.portal(device_id, owner, chat, &chat_name).await?;
+    bridge.ghost_in_room(&portal.room_id, &ghost).await?;
+    for (part, content) in parts.iter().enumerate() {
+        let txn = txn_for(device_id, &chat_jid, &entry.message_id, part);
+        let event_id = bridge
+            .client
+            .send_message_at(&ghost, &portal.room_id, txn, content, entry.sent_at_ms)
+            .await?;
+        let mapped = MappedMessage {
+            device_id,
+            chat_jid: chat_jid.clone(),
+            wa_message_id: entry.message_id.clone(),
+            part: i32::try_from(part).unwrap_or(i32::MAX),
+            wa_sender: sender.jid(),
+            event_id,
+            sent_at_ms: entry.sent_at_ms,
+        };
+        bridge.db.map_message(&mapped, &portal.room_id).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(chat: &str, sender_alt: &str, from_me: bool) -> InboxEntry {
+        InboxEntry {
+            seq: 1,
+            chat: chat.into(),
+            sender: chat.into(),
+            sender_alt: sender_alt.into(),
+            message_id: "M".into(),
+            sent_at_ms: 0,
+            push_name: String::new(),
+            from_me,
+            payload: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_person_is_one_chat_whichever_address_they_wrote_from() {
+        let by_phone = chat_of(&entry("15550002001@s.whatsapp.net", "987@lid", false));
+        let by_lid = chat_of(&entry("987@lid", "15550002001@s.whatsapp.net", false));
+        assert_eq!(by_phone, by_lid);
+        assert_eq!(
+            by_phone,
+            Some(WaChat::Direct(WaUser::Phone("15550002001".into())))
+        );
+        assert_eq!(chat_of(&entry("status@broadcast", "", false)), None);
+    }
+
+    #[test]
+    fn transaction_ids_are_stable_and_distinct() {
+        let a = txn_for(1, "c", "m", 0);
+        assert_eq!(a, txn_for(1, "c", "m", 0));
+        assert_ne!(a, txn_for(1, "c", "m", 1));
+        assert_ne!(a, txn_for(2, "c", "m", 0));
+        assert_ne!(a, txn_for(1, "c", "n", 0));
+    }
+}

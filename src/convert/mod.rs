@@ -1,0 +1,5 @@
+//! Message conversion between WhatsApp and Matrix. With `bridge/`, the only code that
+//! knows both sides' types.
+
+pub mod to_matrix;
+pub mod to_whatsapp;

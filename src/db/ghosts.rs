@@ -1,0 +1,38 @@
+//! Ghosts: what the bridge last set a contact's Matrix profile to, so it is set only
+//! when it changes.
+
+use super::{Db, with_pool};
+
+impl Db {
+    pub async fn ghost_display_name(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT display_name FROM ghost WHERE identifier = $1")
+                .bind(identifier)
+                .fetch_optional(pool)
+                .await
+        })
+    }
+
+    pub async fn set_ghost_display_name(
+        &self,
+        identifier: &str,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO ghost (identifier, display_name, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (identifier) DO UPDATE SET display_name = excluded.display_name, updated_at = excluded.updated_at",
+            )
+            .bind(identifier)
+            .bind(name)
+            .bind(now_ms)
+            .execute(pool)
+            .await
+            .map(drop)
+        })
+    }
+}

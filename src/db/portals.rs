@@ -1,0 +1,79 @@
+//! Portals: which Matrix room mirrors which WhatsApp chat of a linked device.
+
+use ruma::{OwnedRoomId, RoomId};
+
+use super::{Db, with_pool};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalRow {
+    pub device_id: i32,
+    /// The chat's JID as WhatsApp writes it (`…@s.whatsapp.net`, `…@g.us`).
+    pub chat_jid: String,
+    pub room_id: OwnedRoomId,
+    pub is_group: bool,
+}
+
+type Row = (i32, String, String, bool);
+
+fn portal((device_id, chat_jid, room, is_group): Row) -> Option<PortalRow> {
+    Some(PortalRow {
+        device_id,
+        chat_jid,
+        room_id: RoomId::parse(room).ok()?,
+        is_group,
+    })
+}
+
+impl Db {
+    pub async fn portal_for_chat(
+        &self,
+        device_id: i32,
+        chat_jid: &str,
+    ) -> Result<Option<PortalRow>, sqlx::Error> {
+        let row: Option<Row> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT device_id, chat_jid, room_id, is_group FROM portal WHERE device_id = $1 AND chat_jid = $2",
+            )
+            .bind(device_id)
+            .bind(chat_jid)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.and_then(portal))
+    }
+
+    pub async fn portal_for_room(&self, room: &RoomId) -> Result<Option<PortalRow>, sqlx::Error> {
+        let row: Option<Row> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT device_id, chat_jid, room_id, is_group FROM portal WHERE room_id = $1",
+            )
+            .bind(room.as_str())
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.and_then(portal))
+    }
+
+    /// Records a portal; the first room recorded for a chat wins (and is returned).
+    pub async fn add_portal(
+        &self,
+        row: &PortalRow,
+        now_ms: i64,
+    ) -> Result<Option<PortalRow>, sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO portal (device_id, chat_jid, room_id, is_group, created_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (device_id, chat_jid) DO NOTHING",
+            )
+            .bind(row.device_id)
+            .bind(&row.chat_jid)
+            .bind(row.room_id.as_str())
+            .bind(row.is_group)
+            .bind(now_ms)
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
+        self.portal_for_chat(row.device_id, &row.chat_jid).await
+    }
+}

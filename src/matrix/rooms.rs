@@ -1,0 +1,115 @@
+//! Creating and filling the rooms that mirror WhatsApp chats.
+
+use ruma::api::client::membership::invite_user::{self, v3::InvitationRecipient};
+use ruma::api::client::message::send_message_event;
+use ruma::api::client::room::create_room;
+use ruma::events::AnyInitialStateEvent;
+use ruma::events::room::message::RoomMessageEventContent;
+use ruma::serde::Raw;
+use ruma::{
+    MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId,
+    UInt, UserId, int,
+};
+use serde_json::json;
+
+use super::client::{HomeserverClient, HomeserverError};
+
+/// What a new portal room is.
+#[derive(Debug, Clone)]
+pub struct NewRoom {
+    pub name: Option<String>,
+    pub topic: Option<String>,
+    /// Invited as the room's person; a direct chat marks the invite `is_direct`.
+    pub owner: OwnedUserId,
+    pub is_direct: bool,
+    /// The bridge state (`m.bridge`): protocol and channel.
+    pub protocol: &'static str,
+    pub channel_id: String,
+    pub channel_name: String,
+}
+
+fn raw_state(
+    event_type: &str,
+    state_key: &str,
+    content: serde_json::Value,
+) -> Option<Raw<AnyInitialStateEvent>> {
+    let value = json!({ "type": event_type, "state_key": state_key, "content": content });
+    serde_json::value::to_raw_value(&value)
+        .ok()
+        .map(Raw::from_json)
+}
+
+impl HomeserverClient {
+    /// Creates a private room as `creator`, with the person invited and the bridge state
+    /// set; the creator and the person can moderate it.
+    pub async fn create_portal_room(
+        &self,
+        creator: &UserId,
+        room: &NewRoom,
+    ) -> Result<OwnedRoomId, HomeserverError> {
+        let mut request = create_room::v3::Request::new();
+        request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
+        request.name = room.name.clone();
+        request.topic = room.topic.clone();
+        request.invite = vec![room.owner.clone()];
+        request.is_direct = room.is_direct;
+        let bridge = json!({
+            "bridgebot": creator,
+            "protocol": { "id": room.protocol, "displayname": "WhatsApp" },
+            "channel": { "id": room.channel_id, "displayname": room.channel_name },
+        });
+        let state_key = format!("{}/{}", room.protocol, room.channel_id);
+        request.initial_state = ["m.bridge", "uk.half-shot.bridge"]
+            .iter()
+            .filter_map(|event_type| raw_state(event_type, &state_key, bridge.clone()))
+            .collect();
+        // The creator has full power anyway (room version 12 refuses it listed here).
+        let mut power = create_room::RoomPowerLevelsContentOverride::new();
+        power.users.insert(room.owner.clone(), int!(100));
+        request.power_level_content_override = Raw::new(&power).ok();
+        Ok(self.send(creator, request).await?.room_id)
+    }
+
+    /// Invites `user`; one already in the room is fine.
+    pub async fn invite(
+        &self,
+        inviter: &UserId,
+        room: &RoomId,
+        user: &UserId,
+    ) -> Result<(), HomeserverError> {
+        let recipient =
+            InvitationRecipient::UserId(invite_user::v3::InviteUserId::new(user.to_owned()));
+        match self
+            .send(
+                inviter,
+                invite_user::v3::Request::new(room.to_owned(), recipient),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Synapse answers 403 "is already in the room" for a member.
+            Err(err) if err.to_string().contains("already in the room") => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Sends a message as `user` with its original time (`?ts=`, appservices only).
+    pub async fn send_message_at(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        txn_id: OwnedTransactionId,
+        content: &RoomMessageEventContent,
+        sent_at_ms: i64,
+    ) -> Result<OwnedEventId, HomeserverError> {
+        let mut request = send_message_event::v3::Request::new(room.to_owned(), txn_id, content)
+            .map_err(|err| HomeserverError::Build {
+                endpoint: "send_message_event".into(),
+                detail: err.to_string(),
+            })?;
+        request.timestamp = UInt::try_from(sent_at_ms.max(0))
+            .ok()
+            .map(MilliSecondsSinceUnixEpoch);
+        Ok(self.send(user, request).await?.event_id)
+    }
+}

@@ -1,0 +1,110 @@
+//! The fake WhatsApp server next to a test setup: start both, link an account.
+
+use std::time::Duration;
+
+use fakewa::{FakeServer, Jid, ServerEvent};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use super::bridge::{Database, Options, TestEnv};
+use super::user::MatrixUser;
+
+/// The first login after pairing: pairing, 515, login, prekeys, app state.
+pub const LINKING: Duration = Duration::from_secs(90);
+
+pub fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|port| port.parse().ok())
+        .expect("a port in the fake server's URL")
+}
+
+pub async fn setup(database: Database) -> (FakeServer, TestEnv) {
+    let server = FakeServer::start().await.expect("fake WhatsApp server");
+    let options = Options {
+        whatsapp_port: Some(port_of(&server.url())),
+        database,
+        ..Options::default()
+    };
+    let env = TestEnv::start(options).await;
+    (server, env)
+}
+
+/// The next server event `pick` accepts.
+pub async fn server_event<T>(
+    seen: &mut broadcast::Receiver<ServerEvent>,
+    what: &str,
+    pick: impl Fn(&ServerEvent) -> Option<T>,
+) -> T {
+    let wait = async {
+        loop {
+            match seen.recv().await {
+                Ok(event) => {
+                    if let Some(found) = pick(&event) {
+                        return found;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => panic!("fake server gone"),
+            }
+        }
+    };
+    tokio::time::timeout(LINKING, wait)
+        .await
+        .unwrap_or_else(|_| panic!("the fake server saw no {what}"))
+}
+
+/// The bot's QR image in the room (the first one).
+pub async fn qr_image(user: &MatrixUser, room: &str, bot: &str) -> Value {
+    super::wait_for("the QR image", Duration::from_secs(60), || async {
+        user.timeline(room)
+            .await
+            .into_iter()
+            .find(|event| event["sender"] == bot && event["content"]["msgtype"] == "m.image")
+    })
+    .await
+}
+
+/// `login qr` from scanning to success; returns the linked device.
+pub async fn log_in_by_qr(
+    server: &FakeServer,
+    seen: &mut broadcast::Receiver<ServerEvent>,
+    user: &MatrixUser,
+    room: &str,
+    bot: &str,
+    phone: &str,
+) -> Jid {
+    user.send_text(room, "login qr").await;
+    let qr = qr_image(user, room, bot).await;
+    let code = qr["content"]["body"]
+        .as_str()
+        .expect("the raw code is the body");
+    let started = server
+        .phone(phone)
+        .expect("the fake phone")
+        .scan_qr(code)
+        .expect("the phone accepts the code");
+    user.wait_for_message_within(
+        room,
+        bot,
+        &format!("Successfully logged in as +{phone}"),
+        LINKING,
+    )
+    .await;
+    let jid = started.jid;
+    server_event(seen, "the login", |event| match event {
+        ServerEvent::LoggedIn { jid: who, .. } if *who == jid => Some(()),
+        _ => None,
+    })
+    .await;
+    // Contacts can write to the device once its keys are on the server.
+    if server.prekey_uploads(&jid).is_empty() {
+        server_event(seen, "the prekey upload", |event| match event {
+            ServerEvent::PrekeysUploaded { jid: who, .. } if *who == jid => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+    jid
+}
