@@ -24,13 +24,7 @@ pub(super) async fn on_message(
     portal: &PortalRow,
     message: &OriginalRoomMessageEvent,
 ) -> Result<(), BridgeError> {
-    let Some(login) = bridge
-        .db
-        .all_logins()
-        .await?
-        .into_iter()
-        .find(|login| login.device_id == portal.device_id)
-    else {
+    let Some(login) = bridge.db.login_of_device(portal.device_id).await? else {
         return Ok(());
     };
     // Only the portal's owner speaks through it; nobody is sent as someone else.

@@ -94,4 +94,16 @@ impl Db {
             .map(drop)
         })
     }
+
+    pub async fn login_of_device(&self, device_id: i32) -> Result<Option<LoginRow>, sqlx::Error> {
+        let found: Vec<Row> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT device_id, user_id, phone, created_at, phone_last_seen FROM login WHERE device_id = $1",
+            )
+            .bind(device_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows(found).into_iter().next())
+    }
 }
