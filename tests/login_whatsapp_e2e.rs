@@ -9,7 +9,10 @@ mod common;
 use std::time::Duration;
 
 use common::bridge::Database;
-use common::whatsapp::{LINKING, log_in_by_qr, qr_image, server_event, setup};
+use common::whatsapp::{
+    LINKING, Linked, linked, listing_shows, log_in_by_qr, qr_image, refuse_next_login,
+    server_event, setup,
+};
 use fakewa::{Jid, LoginFailure, ServerEvent};
 
 const PHONE: &str = "15550001234";
@@ -148,11 +151,15 @@ async fn an_unused_qr_code_rotates_by_editing_then_times_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_unlinks_the_device_on_whatsapp() {
-    let (server, env) = setup(Database::Sqlite).await;
-    let mut seen = server.events();
-    let bot = env.bot();
-    let (alice, room) = env.user_with_management_room("alice").await;
-    let device = log_in_by_qr(&server, &mut seen, &alice, &room, &bot, PHONE).await;
+    let Linked {
+        server,
+        env: _env,
+        mut seen,
+        bot,
+        user: alice,
+        room,
+        device,
+    } = linked(Database::Sqlite, PHONE).await;
 
     alice.send_text(&room, "logout").await;
     alice
@@ -173,11 +180,15 @@ async fn logout_unlinks_the_device_on_whatsapp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlinking_on_the_phone_is_reported_and_forgets_the_login() {
-    let (server, env) = setup(Database::Sqlite).await;
-    let mut seen = server.events();
-    let bot = env.bot();
-    let (alice, room) = env.user_with_management_room("alice").await;
-    let device = log_in_by_qr(&server, &mut seen, &alice, &room, &bot, PHONE).await;
+    let Linked {
+        server,
+        env: _env,
+        seen: _seen,
+        bot,
+        user: alice,
+        room,
+        device,
+    } = linked(Database::Sqlite, PHONE).await;
 
     server
         .phone(PHONE)
@@ -195,16 +206,18 @@ async fn unlinking_on_the_phone_is_reported_and_forgets_the_login() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ban_and_an_outdated_client_are_reported_and_reconnect_recovers() {
-    let (server, env) = setup(Database::Sqlite).await;
-    let mut seen = server.events();
-    let bot = env.bot();
-    let (alice, room) = env.user_with_management_room("alice").await;
-    let device = log_in_by_qr(&server, &mut seen, &alice, &room, &bot, PHONE).await;
+    let Linked {
+        server,
+        env: _env,
+        mut seen,
+        bot,
+        user: alice,
+        room,
+        device,
+    } = linked(Database::Sqlite, PHONE).await;
 
     // WhatsApp answers the next login with 402, as a ban does.
-    server.fail_next_login(LoginFailure::TemporaryBan);
-    let conn = server.connection_of(&device).expect("connected");
-    server.drop_connection(conn).expect("drop");
+    refuse_next_login(&server, &device, LoginFailure::TemporaryBan);
     alice
         .wait_for_message_within(&room, &bot, "temporarily banned", LINKING)
         .await;
@@ -246,26 +259,20 @@ async fn a_ban_and_an_outdated_client_are_reported_and_reconnect_recovers() {
         },
     )
     .await;
-    common::wait_for("the connected state", Duration::from_secs(30), || async {
-        alice.send_text(&room, "list-logins").await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        alice
-            .messages_from(&room, &bot)
-            .await
-            .iter()
-            .any(|body| body.contains(&format!("+{PHONE} — connected")))
-            .then_some(())
-    })
-    .await;
+    listing_shows(&alice, &room, &bot, &format!("+{PHONE} — connected")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_socket_reconnects_quietly_and_a_restart_needs_no_qr() {
-    let (server, mut env) = setup(Database::Sqlite).await;
-    let mut seen = server.events();
-    let bot = env.bot();
-    let (alice, room) = env.user_with_management_room("alice").await;
-    let device = log_in_by_qr(&server, &mut seen, &alice, &room, &bot, PHONE).await;
+    let Linked {
+        server,
+        mut env,
+        mut seen,
+        bot,
+        user: alice,
+        room,
+        device,
+    } = linked(Database::Sqlite, PHONE).await;
 
     let conn = server.connection_of(&device).expect("connected");
     server.drop_connection(conn).expect("drop");
@@ -415,16 +422,18 @@ async fn two_people_with_two_accounts_stay_apart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gone_main_device_is_reported_and_forgets_the_login() {
-    let (server, env) = setup(Database::Sqlite).await;
-    let mut seen = server.events();
-    let bot = env.bot();
-    let (alice, room) = env.user_with_management_room("alice").await;
-    let device = log_in_by_qr(&server, &mut seen, &alice, &room, &bot, PHONE).await;
+    let Linked {
+        server,
+        env: _env,
+        seen: _seen,
+        bot,
+        user: alice,
+        room,
+        device,
+    } = linked(Database::Sqlite, PHONE).await;
 
     // WhatsApp was re-registered on the phone: the next login is refused with 403.
-    server.fail_next_login(LoginFailure::MainDeviceGone);
-    let conn = server.connection_of(&device).expect("connected");
-    server.drop_connection(conn).expect("drop");
+    refuse_next_login(&server, &device, LoginFailure::MainDeviceGone);
     alice
         .wait_for_message_within(&room, &bot, "main device is gone", LINKING)
         .await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::bridge::Database;
 use common::user::MatrixUser;
-use common::whatsapp::{LINKING, log_in_by_qr, server_event, setup};
+use common::whatsapp::{LINKING, Linked, linked, server_event};
 use fakewa::proto as wa;
 use fakewa::{Chat, Role, SendOptions, ServerEvent};
 use serde_json::Value;
@@ -67,11 +67,14 @@ async fn messages(user: &MatrixUser, room: &str, sender: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_flows_both_ways_through_a_direct_chat_portal() {
-    let (server, env) = setup(Database::Sqlite).await;
-    let mut seen = server.events();
-    let bot = env.bot();
-    let (person, management) = env.user_with_management_room("alice").await;
-    log_in_by_qr(&server, &mut seen, &person, &management, &bot, PHONE).await;
+    let Linked {
+        server,
+        env: _env,
+        mut seen,
+        bot: _bot,
+        user: person,
+        ..
+    } = linked(Database::Sqlite, PHONE).await;
     let contact = server.contact(ALICE).expect("contact");
     contact.set_push_name("Alice Liddell").expect("name");
 
@@ -174,11 +177,13 @@ async fn text_flows_both_ways_through_a_direct_chat_portal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_messages_in_three_chats_arrive_complete_and_in_order_across_a_restart() {
-    let (server, mut env) = setup(Database::Sqlite).await;
-    let mut seen = server.events();
-    let bot = env.bot();
-    let (person, management) = env.user_with_management_room("alice").await;
-    log_in_by_qr(&server, &mut seen, &person, &management, &bot, PHONE).await;
+    let Linked {
+        server,
+        mut env,
+        bot,
+        user: person,
+        ..
+    } = linked(Database::Sqlite, PHONE).await;
     let numbers = [
         ALICE,
         "15550002002",

@@ -48,12 +48,7 @@ impl Phone {
     }
 
     pub fn lid(&self) -> Jid {
-        let state = self.shared.state();
-        let lid_user = state
-            .account(&self.number)
-            .map(|account| account.lid_user.clone())
-            .unwrap_or_default();
-        Jid::lid(lid_user)
+        self.as_contact().lid()
     }
 
     /// Scans a companion's QR code: checks it names a live registration

@@ -19,7 +19,6 @@ mod proxy;
 mod report;
 
 use driver::{Driver, Installs};
-use fakewa::proto as wa;
 use fakewa::{
     FakeServer, HandshakePattern, HistoryConversation, HistoryDelivery, HistoryMessage,
     HistorySyncScript, HistorySyncType, Jid, Role, ServerEvent,
@@ -31,6 +30,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::text_of;
 use tokio::sync::broadcast;
 use whatsapp_rust::wacore::types::events::Event;
 
@@ -95,15 +95,6 @@ async fn on_server<T>(
             }
         }
     }
-}
-
-fn text_of(message: &wa::Message) -> Option<String> {
-    message.conversation.clone().or_else(|| {
-        message
-            .extended_text_message
-            .as_option()
-            .and_then(|extended| extended.text.clone())
-    })
 }
 
 fn history_script(alice: &Jid) -> HistorySyncScript {

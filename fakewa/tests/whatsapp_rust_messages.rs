@@ -15,6 +15,7 @@ use fakewa::{
 use std::sync::Arc;
 use support::{
     BoxError, Linking, PairedClient, build_client_on, client_event, pair_and_connect, server_event,
+    text_of,
 };
 use tokio::sync::{broadcast, mpsc};
 use whatsapp_rust::wacore::download::MediaType;
@@ -27,15 +28,6 @@ const BOB: &str = "15550002002";
 
 /// A text the client received: (id, chat, sender user, text).
 type Text = (String, Jid, String, String);
-
-fn text_of(message: &wa::Message) -> Option<String> {
-    message.conversation.clone().or_else(|| {
-        message
-            .extended_text_message
-            .as_option()
-            .and_then(|extended| extended.text.clone())
-    })
-}
 
 /// The next `count` texts; one batch (an offline drain) may hold several.
 async fn texts(

@@ -15,7 +15,7 @@ use whatsapp_rust::waproto::whatsapp as wa;
 use crate::db::{Db, with_pool};
 
 /// One message as the inbox keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct InboxEntry {
     pub seq: i64,
     pub chat: String,
@@ -28,18 +28,6 @@ pub struct InboxEntry {
     pub from_me: bool,
     pub payload: Vec<u8>,
 }
-
-type InboxRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    bool,
-    Vec<u8>,
-);
 
 impl InboxEntry {
     /// The message itself, decoded again from the stored protobuf.
@@ -109,8 +97,8 @@ impl Inbox {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<InboxEntry>, sqlx::Error> {
-        let rows: Vec<InboxRow> = with_pool!(&self.db, |pool| {
-            sqlx::query_as(
+        with_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, InboxEntry>(
                 "SELECT seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload FROM wa_inbox \
                  WHERE device_id = $1 AND NOT bridged AND seq > $2 ORDER BY seq LIMIT $3",
             )
@@ -118,36 +106,8 @@ impl Inbox {
             .bind(after_seq)
             .bind(limit)
             .fetch_all(pool)
-            .await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    seq,
-                    chat,
-                    sender,
-                    sender_alt,
-                    message_id,
-                    sent_at_ms,
-                    push_name,
-                    from_me,
-                    payload,
-                )| {
-                    InboxEntry {
-                        seq,
-                        chat,
-                        sender,
-                        sender_alt,
-                        message_id,
-                        sent_at_ms,
-                        push_name,
-                        from_me,
-                        payload,
-                    }
-                },
-            )
-            .collect())
+            .await
+        })
     }
 
     pub async fn mark_bridged(&self, seq: i64) -> Result<(), sqlx::Error> {

@@ -153,11 +153,12 @@ impl MatrixUser {
 
     /// `user`'s membership in the room ("join", "leave", …), if any.
     pub async fn membership(&self, room: &str, user: &str) -> Option<String> {
-        let path = format!(
-            "/_matrix/client/v3/rooms/{}/state/m.room.member/{}",
-            encode(room),
-            encode(user)
-        );
+        let member = self.state(room, "m.room.member", user).await?;
+        member["membership"].as_str().map(str::to_owned)
+    }
+
+    /// A GET whose answer is None when the homeserver says no.
+    async fn get_if_found(&self, path: &str) -> Option<Value> {
         let response = self
             .http
             .get(format!("{}{path}", self.base))
@@ -168,8 +169,7 @@ impl MatrixUser {
         if !response.status().is_success() {
             return None;
         }
-        let json: Value = response.json().await.ok()?;
-        json["membership"].as_str().map(str::to_owned)
+        response.json().await.ok()
     }
 
     pub async fn wait_for_membership(&self, room: &str, user: &str, membership: &str) {
@@ -235,17 +235,7 @@ impl MatrixUser {
             encode(room),
             encode(state_key)
         );
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .expect("homeserver answers");
-        if !response.status().is_success() {
-            return None;
-        }
-        response.json().await.ok()
+        self.get_if_found(&path).await
     }
 
     /// Downloads an `mxc://server/id` through the authenticated media API.

@@ -108,3 +108,56 @@ pub async fn log_in_by_qr(
     }
     jid
 }
+
+/// A person on Matrix whose WhatsApp account is linked through the bridge.
+pub struct Linked {
+    pub server: FakeServer,
+    pub env: TestEnv,
+    pub seen: broadcast::Receiver<ServerEvent>,
+    pub bot: String,
+    pub user: MatrixUser,
+    /// The person's management room.
+    pub room: String,
+    /// The bridge's device on WhatsApp.
+    pub device: Jid,
+}
+
+/// Starts everything and links `phone` for a person called alice.
+pub async fn linked(database: Database, phone: &str) -> Linked {
+    let (server, env) = setup(database).await;
+    let mut seen = server.events();
+    let bot = env.bot();
+    let (user, room) = env.user_with_management_room("alice").await;
+    let device = log_in_by_qr(&server, &mut seen, &user, &room, &bot, phone).await;
+    Linked {
+        server,
+        env,
+        seen,
+        bot,
+        user,
+        room,
+        device,
+    }
+}
+
+/// WhatsApp refuses the next login with `failure`, and the socket drops so the session
+/// logs in again.
+pub fn refuse_next_login(server: &FakeServer, device: &Jid, failure: fakewa::LoginFailure) {
+    server.fail_next_login(failure);
+    let conn = server.connection_of(device).expect("connected");
+    server.drop_connection(conn).expect("drop");
+}
+
+/// Asks `list-logins` until an answer contains `needle`.
+pub async fn listing_shows(user: &MatrixUser, room: &str, bot: &str, needle: &str) {
+    super::wait_for(&format!("a listing with {needle:?}"), LINKING, || async {
+        user.send_text(room, "list-logins").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        user.messages_from(room, bot)
+            .await
+            .iter()
+            .any(|body| body.contains("Your WhatsApp logins") && body.contains(needle))
+            .then_some(())
+    })
+    .await
+}

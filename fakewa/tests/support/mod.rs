@@ -69,6 +69,16 @@ pub async fn server_event<T>(
     .await
 }
 
+/// The text of a text message, plain or extended.
+pub fn text_of(message: &whatsapp_rust::waproto::whatsapp::Message) -> Option<String> {
+    message.conversation.clone().or_else(|| {
+        message
+            .extended_text_message
+            .as_option()
+            .and_then(|extended| extended.text.clone())
+    })
+}
+
 /// How the client asks to be linked.
 pub enum Linking<'a> {
     Qr,
