@@ -14,6 +14,7 @@ use common::whatsapp::{LINKING, Linked, linked, server_event};
 use fakewa::proto as wa;
 use fakewa::{Chat, Role, SendOptions, ServerEvent};
 use serde_json::Value;
+use whatsapp_rust::waproto::buffa;
 
 const PHONE: &str = "15550001234";
 const ALICE: &str = "15550002001";
@@ -256,5 +257,265 @@ async fn many_messages_in_three_chats_arrive_complete_and_in_order_across_a_rest
     assert_eq!(
         by_chat, expected,
         "every message once, in each chat's order"
+    );
+}
+
+/// The next event of the room that `pick` accepts.
+async fn room_event(
+    user: &MatrixUser,
+    room: &str,
+    what: &str,
+    pick: impl Fn(&Value) -> bool,
+) -> Value {
+    common::wait_for(what, LINKING, || async {
+        user.timeline(room)
+            .await
+            .into_iter()
+            .find(|event| pick(event))
+    })
+    .await
+}
+
+async fn at_alice(
+    seen: &mut tokio::sync::broadcast::Receiver<ServerEvent>,
+    what: &str,
+) -> wa::Message {
+    *server_event(seen, what, |event| match event {
+        ServerEvent::MessageDecrypted(received) if received.recipient.user == ALICE => {
+            Some(received.message.clone())
+        }
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_reactions_edits_and_deletions_flow_both_ways() {
+    let Linked {
+        server,
+        env: _env,
+        mut seen,
+        user: person,
+        ..
+    } = linked(Database::Sqlite, PHONE).await;
+    let alice = server.contact(ALICE).expect("contact");
+    let ghost = ghost(ALICE);
+    let chat = Chat::Direct(PHONE.into());
+    let send = |message: wa::Message| {
+        alice
+            .send(&chat, &message, &SendOptions::default())
+            .expect("send")
+    };
+    let key = |id: &str, from_me: bool| {
+        buffa::MessageField::some(wa::MessageKey {
+            remote_jid: Some(format!("{PHONE}@s.whatsapp.net")),
+            from_me: Some(from_me),
+            id: Some(id.to_owned()),
+            participant: None,
+        })
+    };
+
+    // WhatsApp → Matrix.
+    let question = alice.send_text(PHONE, "lunch?").expect("send");
+    let portal = accept_invites(&person, 1).await.remove(0).0;
+    let asked = room_event(&person, &portal, "the question", |e| {
+        e["content"]["body"] == "lunch?"
+    })
+    .await;
+    let asked_id = asked["event_id"].as_str().expect("id").to_owned();
+
+    let follow_up = send(wa::Message {
+        extended_text_message: buffa::MessageField::some(wa::message::ExtendedTextMessage {
+            text: Some("noon?".into()),
+            context_info: buffa::MessageField::some(wa::ContextInfo {
+                stanza_id: Some(question.clone()),
+                participant: Some(format!("{ALICE}@s.whatsapp.net")),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let reply = room_event(&person, &portal, "the reply", |e| {
+        e["content"]["body"] == "noon?"
+    })
+    .await;
+    assert_eq!(
+        reply["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+        asked_id
+    );
+
+    let react = |emoji: &str| {
+        send(wa::Message {
+            reaction_message: buffa::MessageField::some(wa::message::ReactionMessage {
+                key: key(&question, false),
+                text: Some(emoji.to_owned()),
+                sender_timestamp_ms: Some(1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    };
+    react("👍");
+    let thumbs = room_event(&person, &portal, "the reaction", |e| {
+        e["type"] == "m.reaction" && e["content"]["m.relates_to"]["key"] == "👍"
+    })
+    .await;
+    assert_eq!(thumbs["sender"], ghost.as_str());
+    assert_eq!(thumbs["content"]["m.relates_to"]["event_id"], asked_id);
+    react("❤️");
+    room_event(&person, &portal, "the changed reaction", |e| {
+        e["type"] == "m.reaction" && e["content"]["m.relates_to"]["key"] == "❤️"
+    })
+    .await;
+    room_event(&person, &portal, "the old reaction gone", |e| {
+        e["event_id"] == thumbs["event_id"]
+            && e["content"].as_object().is_some_and(|c| c.is_empty())
+    })
+    .await;
+
+    use wa::message::protocol_message::Type;
+    send(wa::Message {
+        protocol_message: buffa::MessageField::some(wa::message::ProtocolMessage {
+            key: key(&question, false),
+            r#type: Some(Type::MESSAGE_EDIT),
+            edited_message: buffa::MessageField::some(wa::Message {
+                conversation: Some("lunch at one?".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let edit = room_event(&person, &portal, "the edit", |e| {
+        e["content"]["m.relates_to"]["rel_type"] == "m.replace"
+    })
+    .await;
+    assert_eq!(edit["content"]["m.relates_to"]["event_id"], asked_id);
+    assert_eq!(edit["content"]["m.new_content"]["body"], "lunch at one?");
+
+    send(wa::Message {
+        protocol_message: buffa::MessageField::some(wa::message::ProtocolMessage {
+            key: key(&question, false),
+            r#type: Some(Type::REVOKE),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    room_event(&person, &portal, "the question deleted", |e| {
+        e["event_id"] == asked_id && e["content"].as_object().is_some_and(|c| c.is_empty())
+    })
+    .await;
+
+    // Matrix → WhatsApp.
+    let reply_id = reply["event_id"].as_str().expect("id");
+    person
+        .send_event(
+            &portal,
+            "m.room.message",
+            serde_json::json!({
+                "msgtype": "m.text",
+                "body": "> <@whatsapp_15550002001:localhost> noon?\n\nnoon is fine",
+                "m.relates_to": {"m.in_reply_to": {"event_id": reply_id}},
+            }),
+        )
+        .await;
+    let answered = at_alice(&mut seen, "the answer").await;
+    let text = answered
+        .extended_text_message
+        .as_option()
+        .cloned()
+        .expect("a quoting text");
+    assert_eq!(text.text.as_deref(), Some("noon is fine"));
+    let context = text.context_info.as_option().cloned().expect("context");
+    assert_eq!(context.stanza_id.as_deref(), Some(follow_up.as_str()));
+    let quoted = context
+        .quoted_message
+        .as_option()
+        .and_then(|m| m.conversation.clone());
+    assert_eq!(quoted.as_deref(), Some("noon?"));
+
+    let reaction = person
+        .send_event(
+            &portal,
+            "m.reaction",
+            serde_json::json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": reply_id, "key": "🙂"}}),
+        )
+        .await;
+    let reacted = at_alice(&mut seen, "the reaction").await;
+    let reacted = reacted
+        .reaction_message
+        .as_option()
+        .cloned()
+        .expect("a reaction");
+    assert_eq!(reacted.text.as_deref(), Some("🙂"));
+    assert_eq!(
+        reacted.key.as_option().and_then(|k| k.id.clone()),
+        Some(follow_up.clone())
+    );
+    person.redact(&portal, &reaction).await;
+    let removed = at_alice(&mut seen, "the reaction taken back").await;
+    assert_eq!(
+        removed
+            .reaction_message
+            .as_option()
+            .and_then(|r| r.text.clone())
+            .as_deref(),
+        Some("")
+    );
+
+    let mine = person.send_text(&portal, "see you at 12").await;
+    let sent = server_event(&mut seen, "the message", |event| match event {
+        ServerEvent::MessageDecrypted(received)
+            if received.recipient.user == ALICE
+                && received.message.conversation.as_deref() == Some("see you at 12") =>
+        {
+            Some(received.id.clone())
+        }
+        _ => None,
+    })
+    .await;
+    person
+        .send_event(
+            &portal,
+            "m.room.message",
+            serde_json::json!({
+                "msgtype": "m.text",
+                "body": "* see you at 1",
+                "m.new_content": {"msgtype": "m.text", "body": "see you at 1"},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": mine},
+            }),
+        )
+        .await;
+    let edited = at_alice(&mut seen, "the edit").await;
+    let protocol = edited
+        .protocol_message
+        .as_option()
+        .cloned()
+        .expect("an edit");
+    assert_eq!(protocol.r#type, Some(Type::MESSAGE_EDIT));
+    assert_eq!(
+        protocol.key.as_option().and_then(|k| k.id.clone()),
+        Some(sent.clone())
+    );
+    assert_eq!(
+        protocol
+            .edited_message
+            .as_option()
+            .and_then(|m| m.conversation.clone())
+            .as_deref(),
+        Some("see you at 1")
+    );
+    person.redact(&portal, &mine).await;
+    let revoked = at_alice(&mut seen, "the deletion").await;
+    let protocol = revoked
+        .protocol_message
+        .as_option()
+        .cloned()
+        .expect("a revoke");
+    assert_eq!(protocol.r#type, Some(Type::REVOKE));
+    assert_eq!(
+        protocol.key.as_option().and_then(|k| k.id.clone()),
+        Some(sent)
     );
 }

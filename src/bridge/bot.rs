@@ -21,6 +21,22 @@ send `help` to see what I can do.";
 const REFUSAL: &str = "You are not allowed to use this bridge. Ask its admin for access.";
 
 pub(super) async fn handle(bridge: &Bridge, event: &AnyTimelineEvent) -> Result<(), BridgeError> {
+    if let AnyTimelineEvent::MessageLike(like) = event
+        && let Some(portal) = bridge.db.portal_for_room(like.room_id()).await?
+    {
+        return match like {
+            AnyMessageLikeEvent::RoomMessage(MessageLikeEvent::Original(message)) => {
+                super::outbound::on_message(bridge, &portal, message).await
+            }
+            AnyMessageLikeEvent::Reaction(MessageLikeEvent::Original(reaction)) => {
+                super::outbound::on_reaction(bridge, &portal, reaction).await
+            }
+            AnyMessageLikeEvent::RoomRedaction(
+                ruma::events::room::redaction::RoomRedactionEvent::Original(redaction),
+            ) => super::outbound::on_redaction(bridge, &portal, redaction).await,
+            _ => Ok(()),
+        };
+    }
     match event {
         AnyTimelineEvent::State(AnyStateEvent::RoomMember(StateEvent::Original(member))) => {
             on_membership(bridge, member).await
@@ -28,9 +44,6 @@ pub(super) async fn handle(bridge: &Bridge, event: &AnyTimelineEvent) -> Result<
         AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
             MessageLikeEvent::Original(message),
         )) => {
-            if let Some(portal) = bridge.db.portal_for_room(&message.room_id).await? {
-                return super::outbound::on_message(bridge, &portal, message).await;
-            }
             let is_edit = matches!(message.content.relates_to, Some(Relation::Replacement(_)));
             match &message.content.msgtype {
                 MessageType::Text(text) if !is_edit => {

@@ -17,6 +17,7 @@ use super::sessions::Owner;
 use super::{Bridge, BridgeError, is_transient};
 use crate::convert::to_matrix::{self, ToMatrix};
 use crate::db::message_map::MappedMessage;
+use crate::db::portals::PortalRow;
 use crate::whatsapp::address::{WaChat, WaUser};
 use crate::whatsapp::inbox::{Inbox, InboxEntry};
 
@@ -170,6 +171,13 @@ fn txn_for(device_id: i32, chat: &str, message_id: &str, part: usize) -> OwnedTr
     OwnedTransactionId::from(format!("wa.{hex}"))
 }
 
+/// Everything a converted message needs in Matrix: who says it, where.
+struct Speaker {
+    ghost: ruma::OwnedUserId,
+    sender: WaUser,
+    portal: PortalRow,
+}
+
 async fn bridge_one(
     bridge: &Bridge,
     device_id: i32,
@@ -186,10 +194,91 @@ async fn bridge_one(
     {
         return Ok(());
     }
-    let parts = match to_matrix::convert(entry) {
-        ToMatrix::Nothing => return Ok(()),
-        ToMatrix::Post(parts) => parts,
+    let converted = to_matrix::convert(entry);
+    if matches!(converted, ToMatrix::Nothing) {
+        return Ok(());
+    }
+    let speaker = speaker(bridge, device_id, owner, chat, entry).await?;
+    let target_event = |target: String| async move {
+        let parts = bridge
+            .db
+            .mapped_by_wa_id(device_id, &chat_jid, &target)
+            .await?;
+        Ok::<_, BridgeError>(parts.into_iter().next().map(|part| part.event_id))
     };
+    match converted {
+        ToMatrix::Nothing => Ok(()),
+        ToMatrix::Post { parts, reply_to } => {
+            let reply_to = match reply_to {
+                Some(target) => target_event(target).await?,
+                None => None,
+            };
+            post(bridge, device_id, chat, entry, &speaker, parts, reply_to).await
+        }
+        ToMatrix::React { target, emoji } => {
+            react(bridge, device_id, chat, entry, &speaker, target, emoji).await
+        }
+        ToMatrix::Edit { target, content } => {
+            let Some(original) = target_event(target).await? else {
+                // The original was never bridged: show the new text as a message.
+                return post(
+                    bridge,
+                    device_id,
+                    chat,
+                    entry,
+                    &speaker,
+                    vec![*content],
+                    None,
+                )
+                .await;
+            };
+            let edit = content.make_replacement(
+                ruma::events::room::message::ReplacementMetadata::new(original, None),
+            );
+            let txn = txn_for(device_id, &chat.jid(), &entry.message_id, 0);
+            bridge
+                .client
+                .send_message_at(
+                    &speaker.ghost,
+                    &speaker.portal.room_id,
+                    txn,
+                    &edit,
+                    entry.sent_at_ms,
+                )
+                .await?;
+            Ok(())
+        }
+        ToMatrix::Revoke { target } => {
+            let parts = bridge
+                .db
+                .mapped_by_wa_id(device_id, &chat.jid(), &target)
+                .await?;
+            for (index, part) in parts.iter().enumerate() {
+                let txn = txn_for(device_id, &chat.jid(), &entry.message_id, index);
+                bridge
+                    .client
+                    .redact(
+                        &speaker.ghost,
+                        &speaker.portal.room_id,
+                        &part.event_id,
+                        txn,
+                        Some("deleted on WhatsApp"),
+                    )
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The sender's ghost (named, in the portal) and the portal (created if needed).
+async fn speaker(
+    bridge: &Bridge,
+    device_id: i32,
+    owner: &Owner,
+    chat: &WaChat,
+    entry: &InboxEntry,
+) -> Result<Speaker, BridgeError> {
     let sender = if entry.from_me {
         WaUser::from_phone(&owner.phone)
     } else {
@@ -210,23 +299,120 @@ async fn bridge_one(
     };
     let portal = bridge.portal(device_id, owner, chat, &chat_name).await?;
     bridge.ghost_in_room(&portal.room_id, &ghost).await?;
-    for (part, content) in parts.iter().enumerate() {
+    Ok(Speaker {
+        ghost,
+        sender,
+        portal,
+    })
+}
+
+async fn post(
+    bridge: &Bridge,
+    device_id: i32,
+    chat: &WaChat,
+    entry: &InboxEntry,
+    speaker: &Speaker,
+    parts: Vec<ruma::events::room::message::RoomMessageEventContent>,
+    reply_to: Option<ruma::OwnedEventId>,
+) -> Result<(), BridgeError> {
+    let chat_jid = chat.jid();
+    for (part, mut content) in parts.into_iter().enumerate() {
+        if part == 0
+            && let Some(target) = &reply_to
+        {
+            content.relates_to = Some(ruma::events::room::message::Relation::Reply(
+                ruma::events::relation::Reply::with_event_id(target.clone()),
+            ));
+        }
         let txn = txn_for(device_id, &chat_jid, &entry.message_id, part);
         let event_id = bridge
             .client
-            .send_message_at(&ghost, &portal.room_id, txn, content, entry.sent_at_ms)
+            .send_message_at(
+                &speaker.ghost,
+                &speaker.portal.room_id,
+                txn,
+                &content,
+                entry.sent_at_ms,
+            )
             .await?;
         let mapped = MappedMessage {
             device_id,
             chat_jid: chat_jid.clone(),
             wa_message_id: entry.message_id.clone(),
             part: i32::try_from(part).unwrap_or(i32::MAX),
-            wa_sender: sender.jid(),
+            wa_sender: speaker.sender.jid(),
             event_id,
             sent_at_ms: entry.sent_at_ms,
         };
-        bridge.db.map_message(&mapped, &portal.room_id).await?;
+        bridge
+            .db
+            .map_message(&mapped, &speaker.portal.room_id)
+            .await?;
     }
+    Ok(())
+}
+
+/// A reaction replaces the sender's earlier one on the same message (or removes it).
+async fn react(
+    bridge: &Bridge,
+    device_id: i32,
+    chat: &WaChat,
+    entry: &InboxEntry,
+    speaker: &Speaker,
+    target: String,
+    emoji: String,
+) -> Result<(), BridgeError> {
+    let chat_jid = chat.jid();
+    let sender = speaker.sender.jid();
+    let room = &speaker.portal.room_id;
+    let earlier = bridge
+        .db
+        .reaction(device_id, &chat_jid, &target, &sender)
+        .await?;
+    if let Some(earlier) = &earlier {
+        if earlier.emoji == emoji {
+            return Ok(());
+        }
+        let txn = txn_for(device_id, &chat_jid, &entry.message_id, 1);
+        bridge
+            .client
+            .redact(&speaker.ghost, room, &earlier.event_id, txn, None)
+            .await?;
+        bridge
+            .db
+            .remove_reaction(device_id, &chat_jid, &target, &sender)
+            .await?;
+    }
+    if emoji.is_empty() {
+        return Ok(());
+    }
+    let Some(target_event) = bridge
+        .db
+        .mapped_by_wa_id(device_id, &chat_jid, &target)
+        .await?
+        .into_iter()
+        .next()
+    else {
+        // A reaction to a message the bridge never showed has nothing to hang on.
+        return Ok(());
+    };
+    let content = ruma::events::reaction::ReactionEventContent::new(
+        ruma::events::relation::Annotation::new(target_event.event_id, emoji.clone()),
+    );
+    let txn = txn_for(device_id, &chat_jid, &entry.message_id, 0);
+    let event_id = bridge
+        .client
+        .send_event_at(&speaker.ghost, room, txn, &content, entry.sent_at_ms)
+        .await?;
+    let reaction = crate::db::reactions::Reaction {
+        device_id,
+        chat_jid,
+        target_wa_id: target,
+        wa_sender: sender,
+        event_id,
+        emoji,
+    };
+    bridge.db.set_reaction(&reaction, room).await?;
     Ok(())
 }
 

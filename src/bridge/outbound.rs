@@ -1,15 +1,21 @@
-//! Matrix → WhatsApp: what the owner of a portal writes in it goes to the chat, from
-//! their linked account. A message that cannot go gets a notice in the room saying why.
+//! Matrix → WhatsApp: what the owner of a portal does in it goes to the chat, from their
+//! linked account: messages (replies included), edits, reactions, and deleting their own
+//! messages. What cannot go gets a notice in the room saying why.
 
+use ruma::events::reaction::OriginalReactionEvent;
 use ruma::events::room::message::{OriginalRoomMessageEvent, Relation, RoomMessageEventContent};
-use ruma::{EventId, OwnedTransactionId};
+use ruma::events::room::redaction::OriginalRoomRedactionEvent;
+use ruma::{EventId, OwnedTransactionId, UserId};
 use sha2::{Digest, Sha256};
 
 use super::{Bridge, BridgeError};
-use crate::convert::to_whatsapp;
+use crate::convert::to_whatsapp::{self, NotBridged, Quote, WaTarget};
+use crate::db::logins::LoginRow;
 use crate::db::message_map::MappedMessage;
 use crate::db::portals::PortalRow;
+use crate::db::reactions::Reaction;
 use crate::whatsapp::address::{WaChat, WaUser};
+use crate::whatsapp::outgoing::OutgoingMessage;
 
 /// The WhatsApp message ID of a Matrix event: the same event is always the same WhatsApp
 /// message, so sending it again after a crash duplicates nothing on the phones.
@@ -19,76 +25,247 @@ pub fn wa_message_id(event: &EventId) -> String {
     format!("3EB0{hex}")
 }
 
+/// The portal's owner, when `sender` is them: only they speak through it, and nobody
+/// is sent as someone else.
+async fn owner_login(
+    bridge: &Bridge,
+    portal: &PortalRow,
+    sender: &UserId,
+) -> Result<Option<LoginRow>, BridgeError> {
+    Ok(bridge
+        .db
+        .login_of_device(portal.device_id)
+        .await?
+        .filter(|login| login.user_id == sender))
+}
+
+/// What a mapped message is on WhatsApp.
+fn target_of(portal: &PortalRow, login: &LoginRow, mapped: &MappedMessage) -> WaTarget {
+    WaTarget {
+        chat_jid: portal.chat_jid.clone(),
+        message_id: mapped.wa_message_id.clone(),
+        sender_jid: mapped.wa_sender.clone(),
+        from_me: mapped.wa_sender == WaUser::Phone(login.phone.clone()).jid(),
+        is_group: portal.is_group,
+    }
+}
+
+async fn target_event(
+    bridge: &Bridge,
+    portal: &PortalRow,
+    login: &LoginRow,
+    event: &EventId,
+) -> Result<Option<WaTarget>, BridgeError> {
+    Ok(bridge
+        .db
+        .mapped_by_event(&portal.room_id, event)
+        .await?
+        .map(|mapped| target_of(portal, login, &mapped)))
+}
+
 pub(super) async fn on_message(
     bridge: &Bridge,
     portal: &PortalRow,
     message: &OriginalRoomMessageEvent,
 ) -> Result<(), BridgeError> {
-    let Some(login) = bridge.db.login_of_device(portal.device_id).await? else {
+    let Some(login) = owner_login(bridge, portal, &message.sender).await? else {
         return Ok(());
     };
-    // Only the portal's owner speaks through it; nobody is sent as someone else.
-    if message.sender != login.user_id {
+    let now = bridge.clock.now_ms();
+    let outgoing = match &message.content.relates_to {
+        Some(Relation::Replacement(replacement)) => {
+            let Some(target) = target_event(bridge, portal, &login, &replacement.event_id).await?
+            else {
+                return notice(
+                    bridge,
+                    portal,
+                    &message.event_id,
+                    "Not sent: the edited message is not on WhatsApp.",
+                )
+                .await;
+            };
+            if !target.from_me {
+                return notice(
+                    bridge,
+                    portal,
+                    &message.event_id,
+                    "Not sent: only your own messages can be edited on WhatsApp.",
+                )
+                .await;
+            }
+            let new_content = RoomMessageEventContent::new(replacement.new_content.msgtype.clone());
+            to_whatsapp::edit(&target, &new_content, now)
+        }
+        Some(Relation::Reply(reply)) => {
+            let quote =
+                match target_event(bridge, portal, &login, &reply.in_reply_to.event_id).await? {
+                    Some(target) => {
+                        let text = bridge
+                            .client
+                            .message_body(
+                                bridge.ids.bot(),
+                                &portal.room_id,
+                                &reply.in_reply_to.event_id,
+                            )
+                            .await
+                            .ok()
+                            .flatten()
+                            .unwrap_or_default();
+                        Some(Quote { target, text })
+                    }
+                    // An answer to something WhatsApp never saw goes as a plain message.
+                    None => None,
+                };
+            to_whatsapp::convert(&message.content, quote.as_ref())
+        }
+        _ => to_whatsapp::convert(&message.content, None),
+    };
+    send(bridge, portal, &login, &message.event_id, outgoing).await
+}
+
+pub(super) async fn on_reaction(
+    bridge: &Bridge,
+    portal: &PortalRow,
+    reaction: &OriginalReactionEvent,
+) -> Result<(), BridgeError> {
+    let Some(login) = owner_login(bridge, portal, &reaction.sender).await? else {
         return Ok(());
-    }
-    if matches!(message.content.relates_to, Some(Relation::Replacement(_))) {
+    };
+    let annotation = &reaction.content.relates_to;
+    let Some(target) = target_event(bridge, portal, &login, &annotation.event_id).await? else {
         return notice(
             bridge,
             portal,
-            &message.event_id,
-            "Edits are not bridged to WhatsApp yet.",
+            &reaction.event_id,
+            "Not sent: the message is not on WhatsApp.",
+        )
+        .await;
+    };
+    let outgoing = to_whatsapp::reaction(&target, &annotation.key, bridge.clock.now_ms());
+    send(bridge, portal, &login, &reaction.event_id, Ok(outgoing)).await?;
+    let own = WaUser::Phone(login.phone.clone()).jid();
+    let record = Reaction {
+        device_id: portal.device_id,
+        chat_jid: portal.chat_jid.clone(),
+        target_wa_id: target.message_id,
+        wa_sender: own,
+        event_id: reaction.event_id.clone(),
+        emoji: annotation.key.clone(),
+    };
+    bridge.db.set_reaction(&record, &portal.room_id).await?;
+    Ok(())
+}
+
+pub(super) async fn on_redaction(
+    bridge: &Bridge,
+    portal: &PortalRow,
+    redaction: &OriginalRoomRedactionEvent,
+) -> Result<(), BridgeError> {
+    let Some(login) = owner_login(bridge, portal, &redaction.sender).await? else {
+        return Ok(());
+    };
+    let Some(redacted) = redaction
+        .content
+        .redacts
+        .as_ref()
+        .or(redaction.redacts.as_ref())
+    else {
+        return Ok(());
+    };
+    // Taking a reaction back: the same reaction, empty.
+    if let Some(reaction) = bridge
+        .db
+        .reaction_by_event(&portal.room_id, redacted)
+        .await?
+    {
+        let Some(target) = bridge
+            .db
+            .mapped_by_wa_id(portal.device_id, &portal.chat_jid, &reaction.target_wa_id)
+            .await?
+            .into_iter()
+            .next()
+            .map(|mapped| target_of(portal, &login, &mapped))
+        else {
+            return Ok(());
+        };
+        let outgoing = to_whatsapp::reaction(&target, "", bridge.clock.now_ms());
+        send(bridge, portal, &login, &redaction.event_id, Ok(outgoing)).await?;
+        bridge
+            .db
+            .remove_reaction(
+                portal.device_id,
+                &portal.chat_jid,
+                &reaction.target_wa_id,
+                &reaction.wa_sender,
+            )
+            .await?;
+        return Ok(());
+    }
+    let Some(target) = target_event(bridge, portal, &login, redacted).await? else {
+        return Ok(());
+    };
+    if !target.from_me {
+        return notice(
+            bridge,
+            portal,
+            &redaction.event_id,
+            "Not deleted on WhatsApp: only your own messages can be deleted for everyone.",
         )
         .await;
     }
+    send(
+        bridge,
+        portal,
+        &login,
+        &redaction.event_id,
+        Ok(to_whatsapp::revoke(&target)),
+    )
+    .await
+}
+
+/// Sends on the owner's session and records the event ⇄ message pair.
+async fn send(
+    bridge: &Bridge,
+    portal: &PortalRow,
+    login: &LoginRow,
+    event: &EventId,
+    outgoing: Result<OutgoingMessage, NotBridged>,
+) -> Result<(), BridgeError> {
+    // A replayed event was sent already.
     if bridge
         .db
-        .mapped_by_event(&portal.room_id, &message.event_id)
+        .mapped_by_event(&portal.room_id, event)
         .await?
         .is_some()
     {
         return Ok(());
     }
+    let outgoing = match outgoing {
+        Ok(outgoing) => outgoing,
+        Err(reason) => return notice(bridge, portal, event, &format!("Not sent: {reason}.")).await,
+    };
     let chat = WaChat::parse(&portal.chat_jid)
         .ok_or_else(|| BridgeError::Identity(format!("unreadable chat {}", portal.chat_jid)))?;
-    let outgoing = match to_whatsapp::convert(&message.content) {
-        Ok(outgoing) => outgoing,
-        Err(reason) => {
-            return notice(
-                bridge,
-                portal,
-                &message.event_id,
-                &format!("Not sent: {reason}."),
-            )
-            .await;
-        }
-    };
     let Some(sender) = bridge.sessions.sender(portal.device_id) else {
         return notice(
             bridge,
             portal,
-            &message.event_id,
+            event,
             "Not sent: your WhatsApp account is not connected (send `reconnect` to the bot).",
         )
         .await;
     };
-    let id = wa_message_id(&message.event_id);
+    let id = wa_message_id(event);
     if let Err(err) = sender.send(&chat, outgoing, &id).await {
-        return notice(
-            bridge,
-            portal,
-            &message.event_id,
-            &format!("Not sent: {err}."),
-        )
-        .await;
+        return notice(bridge, portal, event, &format!("Not sent: {err}.")).await;
     }
-    let own = WaUser::Phone(login.phone.clone());
     let mapped = MappedMessage {
         device_id: portal.device_id,
         chat_jid: portal.chat_jid.clone(),
         wa_message_id: id,
         part: 0,
-        wa_sender: own.jid(),
-        event_id: message.event_id.clone(),
+        wa_sender: WaUser::Phone(login.phone.clone()).jid(),
+        event_id: event.to_owned(),
         sent_at_ms: bridge.clock.now_ms(),
     };
     bridge.db.map_message(&mapped, &portal.room_id).await?;

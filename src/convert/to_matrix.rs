@@ -1,17 +1,67 @@
 //! A WhatsApp message (as the inbox keeps it) → what its portal shows.
 
 use ruma::events::room::message::RoomMessageEventContent;
+use whatsapp_rust::waproto::buffa;
 use whatsapp_rust::waproto::whatsapp as wa;
 
 use crate::whatsapp::inbox::InboxEntry;
 
-/// What becomes of one WhatsApp message in Matrix.
+/// What becomes of one WhatsApp message in Matrix. Targets are WhatsApp message IDs in
+/// the same chat; the bridge finds their events in the message map.
 #[derive(Debug, Clone)]
 pub enum ToMatrix {
-    /// Post these parts, in order.
-    Post(Vec<RoomMessageEventContent>),
+    /// Post these parts, in order; the first answers `reply_to` if set.
+    Post {
+        parts: Vec<RoomMessageEventContent>,
+        reply_to: Option<String>,
+    },
+    /// The sender's reaction on `target` is now `emoji` (empty: removed).
+    React { target: String, emoji: String },
+    /// The sender changed `target` to this.
+    Edit {
+        target: String,
+        content: Box<RoomMessageEventContent>,
+    },
+    /// The sender deleted `target` for everyone.
+    Revoke { target: String },
     /// Nothing to show: protocol traffic (keys, history sync, receipts of other kinds).
     Nothing,
+}
+
+impl ToMatrix {
+    fn post(content: RoomMessageEventContent) -> Self {
+        Self::Post {
+            parts: vec![content],
+            reply_to: None,
+        }
+    }
+}
+
+/// The message an edit carries: whatsapp-rust and phones send it either as a protocol
+/// message of its own or wrapped in `editedMessage`.
+fn edit_of(message: &wa::Message) -> Option<&wa::message::ProtocolMessage> {
+    let protocol = message.protocol_message.as_option().or_else(|| {
+        message
+            .edited_message
+            .as_option()
+            .and_then(|wrapper| wrapper.message.as_option())
+            .and_then(|inner| inner.protocol_message.as_option())
+    })?;
+    (protocol.r#type == Some(wa::message::protocol_message::Type::MESSAGE_EDIT)).then_some(protocol)
+}
+
+/// The message ID a key names.
+fn key_id(key: &buffa::MessageField<wa::MessageKey>) -> Option<String> {
+    key.as_option().and_then(|key| key.id.clone())
+}
+
+/// What a text message answers, if anything.
+fn reply_target(message: &wa::Message) -> Option<String> {
+    message
+        .extended_text_message
+        .as_option()
+        .and_then(|text| text.context_info.as_option())
+        .and_then(|context| context.stanza_id.clone())
 }
 
 /// The text of a text message, plain or extended.
@@ -66,22 +116,54 @@ pub fn convert(entry: &InboxEntry) -> ToMatrix {
     let message = match entry.message() {
         Ok(message) => message,
         Err(err) => {
-            return ToMatrix::Post(vec![RoomMessageEventContent::notice_plain(format!(
+            return ToMatrix::post(RoomMessageEventContent::notice_plain(format!(
                 "A message arrived that the bridge could not read ({err})."
-            ))]);
+            )));
         }
     };
     if let Some(text) = text_of(&message) {
-        return ToMatrix::Post(vec![RoomMessageEventContent::text_plain(text)]);
+        return ToMatrix::Post {
+            parts: vec![RoomMessageEventContent::text_plain(text)],
+            reply_to: reply_target(&message),
+        };
+    }
+    if let Some(reaction) = message.reaction_message.as_option()
+        && let Some(target) = key_id(&reaction.key)
+    {
+        return ToMatrix::React {
+            target,
+            emoji: reaction.text.clone().unwrap_or_default(),
+        };
+    }
+    if let Some(edit) = edit_of(&message)
+        && let Some(target) = key_id(&edit.key)
+    {
+        let new_text = edit.edited_message.as_option().and_then(text_of);
+        return match new_text {
+            Some(text) => ToMatrix::Edit {
+                target,
+                content: Box::new(RoomMessageEventContent::text_plain(text)),
+            },
+            // An edit of a caption or of another kind: not converted yet, but said.
+            None => ToMatrix::post(RoomMessageEventContent::notice_plain(
+                "Edited a message (the new version is on your phone).",
+            )),
+        };
+    }
+    if let Some(protocol) = message.protocol_message.as_option()
+        && protocol.r#type == Some(wa::message::protocol_message::Type::REVOKE)
+        && let Some(target) = key_id(&protocol.key)
+    {
+        return ToMatrix::Revoke { target };
     }
     if is_protocol_only(&message) {
         return ToMatrix::Nothing;
     }
     // Never silence: say what it was, so the person can look on the phone.
-    ToMatrix::Post(vec![RoomMessageEventContent::notice_plain(format!(
+    ToMatrix::post(RoomMessageEventContent::notice_plain(format!(
         "Sent {} (not bridged yet; see it on your phone).",
         kind_of(&message)
-    ))])
+    )))
 }
 
 #[cfg(test)]
@@ -106,12 +188,12 @@ mod tests {
 
     fn body(converted: ToMatrix) -> (String, bool) {
         match converted {
-            ToMatrix::Post(parts) => match &parts[0].msgtype {
+            ToMatrix::Post { parts, .. } => match &parts[0].msgtype {
                 MessageType::Text(text) => (text.body.clone(), false),
                 MessageType::Notice(notice) => (notice.body.clone(), true),
                 other => panic!("unexpected {other:?}"),
             },
-            ToMatrix::Nothing => panic!("nothing posted"),
+            other => panic!("nothing posted: {other:?}"),
         }
     }
 
@@ -123,33 +205,103 @@ mod tests {
         };
         assert_eq!(body(convert(&entry(&plain))), ("hello".into(), false));
         let extended = wa::Message {
-            extended_text_message: whatsapp_rust::waproto::buffa::MessageField::some(
-                wa::message::ExtendedTextMessage {
-                    text: Some("hi there".into()),
-                    ..Default::default()
-                },
-            ),
+            extended_text_message: buffa::MessageField::some(wa::message::ExtendedTextMessage {
+                text: Some("hi there".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         assert_eq!(body(convert(&entry(&extended))), ("hi there".into(), false));
     }
 
+    fn key(id: &str) -> buffa::MessageField<wa::MessageKey> {
+        buffa::MessageField::some(wa::MessageKey {
+            id: Some(id.into()),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn replies_reactions_edits_and_revokes_name_their_targets() {
+        let reply = wa::Message {
+            extended_text_message: buffa::MessageField::some(wa::message::ExtendedTextMessage {
+                text: Some("yes".into()),
+                context_info: buffa::MessageField::some(wa::ContextInfo {
+                    stanza_id: Some("ORIGINAL".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(matches!(
+            convert(&entry(&reply)),
+            ToMatrix::Post { reply_to: Some(target), .. } if target == "ORIGINAL"
+        ));
+        let reaction = wa::Message {
+            reaction_message: buffa::MessageField::some(wa::message::ReactionMessage {
+                key: key("ORIGINAL"),
+                text: Some(String::new()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(matches!(
+            convert(&entry(&reaction)),
+            ToMatrix::React { target, emoji } if target == "ORIGINAL" && emoji.is_empty()
+        ));
+        use wa::message::protocol_message::Type;
+        let edit = wa::message::ProtocolMessage {
+            key: key("ORIGINAL"),
+            r#type: Some(Type::MESSAGE_EDIT),
+            edited_message: buffa::MessageField::some(wa::Message {
+                conversation: Some("fixed".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let direct = wa::Message {
+            protocol_message: buffa::MessageField::some(edit.clone()),
+            ..Default::default()
+        };
+        let wrapped = wa::Message {
+            edited_message: buffa::MessageField::some(wa::message::FutureProofMessage {
+                message: buffa::MessageField::some(direct.clone()),
+            }),
+            ..Default::default()
+        };
+        for edit in [direct, wrapped] {
+            assert!(matches!(
+                convert(&entry(&edit)),
+                ToMatrix::Edit { target, .. } if target == "ORIGINAL"
+            ));
+        }
+        let revoke = wa::Message {
+            protocol_message: buffa::MessageField::some(wa::message::ProtocolMessage {
+                key: key("ORIGINAL"),
+                r#type: Some(Type::REVOKE),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(matches!(
+            convert(&entry(&revoke)),
+            ToMatrix::Revoke { target } if target == "ORIGINAL"
+        ));
+    }
+
     #[test]
     fn protocol_traffic_shows_nothing_and_the_rest_is_never_silent() {
         let key_only = wa::Message {
-            sender_key_distribution_message: whatsapp_rust::waproto::buffa::MessageField::some(
-                Default::default(),
-            ),
+            sender_key_distribution_message: buffa::MessageField::some(Default::default()),
             ..Default::default()
         };
         assert!(matches!(convert(&entry(&key_only)), ToMatrix::Nothing));
         let photo = wa::Message {
-            image_message: whatsapp_rust::waproto::buffa::MessageField::some(
-                wa::message::ImageMessage {
-                    mimetype: Some("image/jpeg".into()),
-                    ..Default::default()
-                },
-            ),
+            image_message: buffa::MessageField::some(wa::message::ImageMessage {
+                mimetype: Some("image/jpeg".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let (text, notice) = body(convert(&entry(&wa::Message::default())));

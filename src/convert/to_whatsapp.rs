@@ -1,6 +1,7 @@
 //! A Matrix message from a portal → the WhatsApp message to send.
 
 use ruma::events::room::message::{MessageType, RoomMessageEventContent};
+use whatsapp_rust::waproto::buffa;
 use whatsapp_rust::waproto::whatsapp as wa;
 
 use crate::whatsapp::outgoing::OutgoingMessage;
@@ -14,22 +15,85 @@ pub enum NotBridged {
     Empty,
 }
 
-fn text(body: &str) -> Result<OutgoingMessage, NotBridged> {
+/// A WhatsApp message that an outgoing one refers to (answers, reacts to, edits, deletes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaTarget {
+    pub chat_jid: String,
+    pub message_id: String,
+    /// Who sent it (a JID).
+    pub sender_jid: String,
+    /// Sent by the person's own account.
+    pub from_me: bool,
+    pub is_group: bool,
+}
+
+impl WaTarget {
+    fn key(&self) -> buffa::MessageField<wa::MessageKey> {
+        buffa::MessageField::some(wa::MessageKey {
+            remote_jid: Some(self.chat_jid.clone()),
+            from_me: Some(self.from_me),
+            id: Some(self.message_id.clone()),
+            participant: (self.is_group && !self.from_me).then(|| self.sender_jid.clone()),
+        })
+    }
+}
+
+/// The message a reply quotes: what it answers, and the text shown above the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    pub target: WaTarget,
+    pub text: String,
+}
+
+fn text(body: &str, quote: Option<&Quote>) -> Result<wa::Message, NotBridged> {
     if body.trim().is_empty() {
         return Err(NotBridged::Empty);
     }
-    Ok(OutgoingMessage::new(wa::Message {
-        conversation: Some(body.to_owned()),
+    let Some(quote) = quote else {
+        return Ok(wa::Message {
+            conversation: Some(body.to_owned()),
+            ..Default::default()
+        });
+    };
+    Ok(wa::Message {
+        extended_text_message: buffa::MessageField::some(wa::message::ExtendedTextMessage {
+            text: Some(body.to_owned()),
+            context_info: buffa::MessageField::some(wa::ContextInfo {
+                stanza_id: Some(quote.target.message_id.clone()),
+                participant: Some(quote.target.sender_jid.clone()),
+                quoted_message: buffa::MessageField::some(wa::Message {
+                    conversation: Some(quote.text.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
         ..Default::default()
-    }))
+    })
 }
 
-pub fn convert(content: &RoomMessageEventContent) -> Result<OutgoingMessage, NotBridged> {
+/// The body of a Matrix message without the fallback of the message it answers.
+fn own_body(body: &str) -> &str {
+    let mut rest = body;
+    while let Some(line_end) = rest.find('\n') {
+        if !rest.starts_with("> ") && !rest.starts_with(">\n") {
+            break;
+        }
+        rest = &rest[line_end + 1..];
+    }
+    rest.strip_prefix('\n').unwrap_or(rest)
+}
+
+fn message(
+    content: &RoomMessageEventContent,
+    quote: Option<&Quote>,
+) -> Result<wa::Message, NotBridged> {
     match &content.msgtype {
-        MessageType::Text(message) => text(&message.body),
-        MessageType::Notice(message) => text(&message.body),
+        MessageType::Text(message) => text(own_body(&message.body), quote),
+        MessageType::Notice(message) => text(own_body(&message.body), quote),
         // WhatsApp has no emotes; the usual rendering keeps the meaning.
-        MessageType::Emote(message) => text(&format!("* {}", message.body)),
+        MessageType::Emote(message) => text(&format!("* {}", message.body), quote),
         MessageType::Image(_) => Err(NotBridged::Unsupported("images")),
         MessageType::Video(_) => Err(NotBridged::Unsupported("videos")),
         MessageType::Audio(_) => Err(NotBridged::Unsupported("audio")),
@@ -39,12 +103,64 @@ pub fn convert(content: &RoomMessageEventContent) -> Result<OutgoingMessage, Not
     }
 }
 
+/// A new message, answering `quote` if given.
+pub fn convert(
+    content: &RoomMessageEventContent,
+    quote: Option<&Quote>,
+) -> Result<OutgoingMessage, NotBridged> {
+    message(content, quote).map(OutgoingMessage::new)
+}
+
+/// The person's reaction on `target` becomes `emoji` (empty: removed).
+pub fn reaction(target: &WaTarget, emoji: &str, now_ms: i64) -> OutgoingMessage {
+    OutgoingMessage::new(wa::Message {
+        reaction_message: buffa::MessageField::some(wa::message::ReactionMessage {
+            key: target.key(),
+            text: Some(emoji.to_owned()),
+            sender_timestamp_ms: Some(now_ms),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+/// `target` (the person's own message) now reads `content`.
+pub fn edit(
+    target: &WaTarget,
+    content: &RoomMessageEventContent,
+    now_ms: i64,
+) -> Result<OutgoingMessage, NotBridged> {
+    let new = message(content, None)?;
+    Ok(OutgoingMessage::new(wa::Message {
+        protocol_message: buffa::MessageField::some(wa::message::ProtocolMessage {
+            key: target.key(),
+            r#type: Some(wa::message::protocol_message::Type::MESSAGE_EDIT),
+            edited_message: buffa::MessageField::some(new),
+            timestamp_ms: Some(now_ms),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))
+}
+
+/// `target` (the person's own message) is deleted for everyone.
+pub fn revoke(target: &WaTarget) -> OutgoingMessage {
+    OutgoingMessage::new(wa::Message {
+        protocol_message: buffa::MessageField::some(wa::message::ProtocolMessage {
+            key: target.key(),
+            r#type: Some(wa::message::protocol_message::Type::REVOKE),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sent(content: RoomMessageEventContent) -> Option<String> {
-        convert(&content)
+        convert(&content, None)
             .ok()
             .and_then(|message| message.0.conversation)
     }
@@ -64,7 +180,7 @@ mod tests {
             Some("* waves")
         );
         assert_eq!(
-            convert(&RoomMessageEventContent::text_plain("   ")).err(),
+            convert(&RoomMessageEventContent::text_plain("   "), None).err(),
             Some(NotBridged::Empty)
         );
     }

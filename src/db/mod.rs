@@ -8,6 +8,7 @@ pub mod logins;
 pub mod management_rooms;
 pub mod message_map;
 pub mod portals;
+pub mod reactions;
 pub mod transactions;
 
 use sqlx::{PgPool, SqlitePool};

@@ -3,12 +3,14 @@
 use ruma::api::client::membership::invite_user::{self, v3::InvitationRecipient};
 use ruma::api::client::message::send_message_event;
 use ruma::api::client::room::create_room;
+use ruma::api::client::room::get_room_event;
 use ruma::events::AnyInitialStateEvent;
+use ruma::events::MessageLikeEventContent;
 use ruma::events::room::message::RoomMessageEventContent;
 use ruma::serde::Raw;
 use ruma::{
-    MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId,
-    UInt, UserId, int,
+    EventId, MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedTransactionId,
+    OwnedUserId, RoomId, UInt, UserId, int,
 };
 use serde_json::json;
 
@@ -102,6 +104,22 @@ impl HomeserverClient {
         content: &RoomMessageEventContent,
         sent_at_ms: i64,
     ) -> Result<OwnedEventId, HomeserverError> {
+        self.send_event_at(user, room, txn_id, content, sent_at_ms)
+            .await
+    }
+
+    /// Sends any message-like event as `user` with its original time.
+    pub async fn send_event_at<C>(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        txn_id: OwnedTransactionId,
+        content: &C,
+        sent_at_ms: i64,
+    ) -> Result<OwnedEventId, HomeserverError>
+    where
+        C: MessageLikeEventContent,
+    {
         let mut request = send_message_event::v3::Request::new(room.to_owned(), txn_id, content)
             .map_err(|err| HomeserverError::Build {
                 endpoint: "send_message_event".into(),
@@ -111,5 +129,21 @@ impl HomeserverClient {
             .ok()
             .map(MilliSecondsSinceUnixEpoch);
         Ok(self.send(user, request).await?.event_id)
+    }
+
+    /// The body of a message in the room, as `reader` sees it (None if it has none).
+    pub async fn message_body(
+        &self,
+        reader: &UserId,
+        room: &RoomId,
+        event: &EventId,
+    ) -> Result<Option<String>, HomeserverError> {
+        let request = get_room_event::v3::Request::new(room.to_owned(), event.to_owned());
+        let response = self.send(reader, request).await?;
+        let value: serde_json::Value = response
+            .event
+            .deserialize_as_unchecked()
+            .unwrap_or_default();
+        Ok(value["content"]["body"].as_str().map(str::to_owned))
     }
 }

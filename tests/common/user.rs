@@ -105,6 +105,30 @@ impl MatrixUser {
         response["event_id"].as_str().expect("event_id").to_owned()
     }
 
+    /// Sends any message-like event; returns its ID.
+    pub async fn send_event(&self, room: &str, event_type: &str, content: Value) -> String {
+        let txn = format!("t{}", rand::random::<u64>());
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/send/{event_type}/{txn}",
+            encode(room)
+        );
+        let response = self.call(reqwest::Method::PUT, &path, Some(content)).await;
+        response["event_id"].as_str().expect("event_id").to_owned()
+    }
+
+    pub async fn redact(&self, room: &str, event: &str) -> String {
+        let txn = format!("r{}", rand::random::<u64>());
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/redact/{}/{txn}",
+            encode(room),
+            encode(event)
+        );
+        let response = self
+            .call(reqwest::Method::PUT, &path, Some(json!({})))
+            .await;
+        response["event_id"].as_str().expect("event_id").to_owned()
+    }
+
     /// Every event of the room, oldest first.
     pub async fn timeline(&self, room: &str) -> Vec<Value> {
         let path = format!(
