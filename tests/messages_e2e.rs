@@ -142,6 +142,40 @@ async fn text_flows_both_ways_through_a_direct_chat_portal() {
     .await;
     assert_eq!(at_alice, "hello from Matrix");
 
+    // Formatting, both ways.
+    contact.send_text(PHONE, "*lunch* at _noon_?").expect("send");
+    let formatted = common::wait_for("the formatted message", LINKING, || async {
+        messages(&person, &portal, &ghost(ALICE))
+            .await
+            .into_iter()
+            .find(|event| event["content"]["body"] == "*lunch* at _noon_?")
+    })
+    .await;
+    assert_eq!(
+        formatted["content"]["formatted_body"],
+        "<strong>lunch</strong> at <em>noon</em>?"
+    );
+    person
+        .send_event(
+            &portal,
+            "m.room.message",
+            serde_json::json!({
+                "msgtype": "m.text",
+                "body": "**yes**, ~~no~~",
+                "format": "org.matrix.custom.html",
+                "formatted_body": "<strong>yes</strong>, <del>no</del>",
+            }),
+        )
+        .await;
+    let marked = server_event(&mut seen, "the formatted answer", |event| match event {
+        ServerEvent::MessageDecrypted(received) if received.recipient.user == ALICE => {
+            received.message.conversation.clone()
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(marked, "*yes*, ~no~");
+
     // The same WhatsApp message delivered again is one event.
     let again = SendOptions {
         id: Some("REPEATED0001".into()),

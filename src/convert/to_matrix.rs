@@ -74,6 +74,14 @@ fn text_of(message: &wa::Message) -> Option<&str> {
     })
 }
 
+/// A text with its WhatsApp formatting as HTML (when it has any).
+fn text_content(text: &str) -> RoomMessageEventContent {
+    match super::formatting::whatsapp_to_html(text) {
+        Some(html) => RoomMessageEventContent::text_html(text, html),
+        None => RoomMessageEventContent::text_plain(text),
+    }
+}
+
 /// Messages that only carry protocol state and never show up on the phone either.
 fn is_protocol_only(message: &wa::Message) -> bool {
     let nothing_else = wa::Message {
@@ -123,7 +131,7 @@ pub fn convert(entry: &InboxEntry) -> ToMatrix {
     };
     if let Some(text) = text_of(&message) {
         return ToMatrix::Post {
-            parts: vec![RoomMessageEventContent::text_plain(text)],
+            parts: vec![text_content(text)],
             reply_to: reply_target(&message),
         };
     }
@@ -142,7 +150,7 @@ pub fn convert(entry: &InboxEntry) -> ToMatrix {
         return match new_text {
             Some(text) => ToMatrix::Edit {
                 target,
-                content: Box::new(RoomMessageEventContent::text_plain(text)),
+                content: Box::new(text_content(text)),
             },
             // An edit of a caption or of another kind: not converted yet, but said.
             None => ToMatrix::post(RoomMessageEventContent::notice_plain(

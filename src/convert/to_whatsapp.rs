@@ -1,6 +1,8 @@
 //! A Matrix message from a portal → the WhatsApp message to send.
 
-use ruma::events::room::message::{MessageType, RoomMessageEventContent};
+use ruma::events::room::message::{
+    FormattedBody, MessageFormat, MessageType, RoomMessageEventContent,
+};
 use whatsapp_rust::waproto::buffa;
 use whatsapp_rust::waproto::whatsapp as wa;
 
@@ -85,13 +87,29 @@ fn own_body(body: &str) -> &str {
     rest.strip_prefix('\n').unwrap_or(rest)
 }
 
+/// The WhatsApp text of a Matrix message: its HTML converted when it has some.
+fn whatsapp_text(body: &str, formatted: Option<&FormattedBody>) -> String {
+    match formatted {
+        Some(formatted) if formatted.format == MessageFormat::Html => {
+            super::formatting::html_to_whatsapp(&formatted.body)
+        }
+        _ => own_body(body).to_owned(),
+    }
+}
+
 fn message(
     content: &RoomMessageEventContent,
     quote: Option<&Quote>,
 ) -> Result<wa::Message, NotBridged> {
     match &content.msgtype {
-        MessageType::Text(message) => text(own_body(&message.body), quote),
-        MessageType::Notice(message) => text(own_body(&message.body), quote),
+        MessageType::Text(message) => text(
+            &whatsapp_text(&message.body, message.formatted.as_ref()),
+            quote,
+        ),
+        MessageType::Notice(message) => text(
+            &whatsapp_text(&message.body, message.formatted.as_ref()),
+            quote,
+        ),
         // WhatsApp has no emotes; the usual rendering keeps the meaning.
         MessageType::Emote(message) => text(&format!("* {}", message.body), quote),
         MessageType::Image(_) => Err(NotBridged::Unsupported("images")),
