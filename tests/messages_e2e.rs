@@ -143,7 +143,9 @@ async fn text_flows_both_ways_through_a_direct_chat_portal() {
     assert_eq!(at_alice, "hello from Matrix");
 
     // Formatting, both ways.
-    contact.send_text(PHONE, "*lunch* at _noon_?").expect("send");
+    contact
+        .send_text(PHONE, "*lunch* at _noon_?")
+        .expect("send");
     let formatted = common::wait_for("the formatted message", LINKING, || async {
         messages(&person, &portal, &ghost(ALICE))
             .await

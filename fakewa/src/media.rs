@@ -49,6 +49,12 @@ impl MediaStore {
         self.blobs.get(path).map(Vec::as_slice)
     }
 
+    /// Forgets a file, as WhatsApp's servers do after a while.
+    pub fn remove(&mut self, path_and_query: &str) -> bool {
+        let path = path_and_query.split('?').next().unwrap_or_default();
+        self.blobs.remove(path).is_some()
+    }
+
     /// Encrypts and stores a file the way a sender would upload it.
     pub fn put_encrypted(&mut self, plaintext: &[u8], kind: MediaKind) -> Result<MediaRef> {
         let EncryptedMedia {

@@ -249,6 +249,11 @@ impl FakeServer {
         self.shared.state().media.put_encrypted(plaintext, kind)
     }
 
+    /// Deletes a stored file (as media expires on WhatsApp's servers); true if it was there.
+    pub fn expire_media(&self, direct_path: &str) -> bool {
+        self.shared.state().media.remove(direct_path)
+    }
+
     /// A stored blob by direct path (as uploaded: encrypted).
     pub fn media_blob(&self, direct_path: &str) -> Option<Vec<u8>> {
         self.shared

@@ -28,6 +28,9 @@ pub(super) async fn handle(bridge: &Bridge, event: &AnyTimelineEvent) -> Result<
             AnyMessageLikeEvent::RoomMessage(MessageLikeEvent::Original(message)) => {
                 super::outbound::on_message(bridge, &portal, message).await
             }
+            AnyMessageLikeEvent::Sticker(MessageLikeEvent::Original(sticker)) => {
+                super::outbound::on_sticker(bridge, &portal, sticker).await
+            }
             AnyMessageLikeEvent::Reaction(MessageLikeEvent::Original(reaction)) => {
                 super::outbound::on_reaction(bridge, &portal, reaction).await
             }

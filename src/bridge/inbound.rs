@@ -15,7 +15,8 @@ use tokio::sync::{Notify, mpsc};
 
 use super::sessions::Owner;
 use super::{Bridge, BridgeError, is_transient};
-use crate::convert::to_matrix::{self, ToMatrix};
+use crate::convert::media_in::MediaContent;
+use crate::convert::to_matrix::{self, Part, ToMatrix};
 use crate::db::message_map::MappedMessage;
 use crate::db::portals::PortalRow;
 use crate::whatsapp::address::{WaChat, WaUser};
@@ -115,6 +116,12 @@ async fn chat_worker(
                 }
                 Err(BridgeError::Database(err)) => {
                     tracing::warn!(device_id, error = %err, "database error while bridging; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RETRY_MAX);
+                }
+                Err(BridgeError::NotConnected) => {
+                    // A file waits for the connection to WhatsApp to come back.
+                    tracing::debug!(device_id, "waiting for the WhatsApp connection");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(RETRY_MAX);
                 }
@@ -227,7 +234,7 @@ async fn bridge_one(
                     chat,
                     entry,
                     &speaker,
-                    vec![*content],
+                    vec![Part::Ready(content)],
                     None,
                 )
                 .await;
@@ -312,29 +319,40 @@ async fn post(
     chat: &WaChat,
     entry: &InboxEntry,
     speaker: &Speaker,
-    parts: Vec<ruma::events::room::message::RoomMessageEventContent>,
+    parts: Vec<Part>,
     reply_to: Option<ruma::OwnedEventId>,
 ) -> Result<(), BridgeError> {
+    use ruma::events::room::message::Relation;
     let chat_jid = chat.jid();
-    for (part, mut content) in parts.into_iter().enumerate() {
-        if part == 0
-            && let Some(target) = &reply_to
-        {
-            content.relates_to = Some(ruma::events::room::message::Relation::Reply(
-                ruma::events::relation::Reply::with_event_id(target.clone()),
-            ));
-        }
+    for (part, content) in parts.into_iter().enumerate() {
+        let content = match content {
+            Part::Ready(content) => MediaContent::Message(*content),
+            Part::Media(media) => {
+                super::media::bring_over(bridge, device_id, &speaker.ghost, &media).await?
+            }
+        };
+        let reply = (part == 0)
+            .then(|| reply_to.clone())
+            .flatten()
+            .map(ruma::events::relation::Reply::with_event_id);
         let txn = txn_for(device_id, &chat_jid, &entry.message_id, part);
-        let event_id = bridge
-            .client
-            .send_message_at(
-                &speaker.ghost,
-                &speaker.portal.room_id,
-                txn,
-                &content,
-                entry.sent_at_ms,
-            )
-            .await?;
+        let room = &speaker.portal.room_id;
+        let event_id = match content {
+            MediaContent::Message(mut content) => {
+                content.relates_to = reply.map(Relation::Reply);
+                bridge
+                    .client
+                    .send_message_at(&speaker.ghost, room, txn, &content, entry.sent_at_ms)
+                    .await?
+            }
+            MediaContent::Sticker(mut content) => {
+                content.relates_to = reply.map(Relation::Reply);
+                bridge
+                    .client
+                    .send_event_at(&speaker.ghost, room, txn, &content, entry.sent_at_ms)
+                    .await?
+            }
+        };
         let mapped = MappedMessage {
             device_id,
             chat_jid: chat_jid.clone(),
@@ -344,10 +362,7 @@ async fn post(
             event_id,
             sent_at_ms: entry.sent_at_ms,
         };
-        bridge
-            .db
-            .map_message(&mapped, &speaker.portal.room_id)
-            .await?;
+        bridge.db.map_message(&mapped, room).await?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod connection;
 mod ghosts;
 mod inbound;
 pub mod login;
+mod media;
 mod outbound;
 mod portals;
 mod session_events;
@@ -204,6 +205,8 @@ pub enum BridgeError {
     QrImage(#[from] login::qr_image::QrImageError),
     #[error("{0}")]
     Identity(String),
+    #[error("the WhatsApp account is not connected right now")]
+    NotConnected,
 }
 
 /// Failures the homeserver may not have tomorrow: worth a retry of the whole transaction.

@@ -5,11 +5,13 @@
 use ruma::events::reaction::OriginalReactionEvent;
 use ruma::events::room::message::{OriginalRoomMessageEvent, Relation, RoomMessageEventContent};
 use ruma::events::room::redaction::OriginalRoomRedactionEvent;
+use ruma::events::sticker::OriginalStickerEvent;
 use ruma::{EventId, OwnedTransactionId, UserId};
 use sha2::{Digest, Sha256};
 
 use super::{Bridge, BridgeError};
-use crate::convert::to_whatsapp::{self, NotBridged, Quote, WaTarget};
+use crate::convert::media_out;
+use crate::convert::to_whatsapp::{self, NotBridged, Outgoing, Quote, WaTarget};
 use crate::db::logins::LoginRow;
 use crate::db::message_map::MappedMessage;
 use crate::db::portals::PortalRow;
@@ -95,6 +97,7 @@ pub(super) async fn on_message(
             }
             let new_content = RoomMessageEventContent::new(replacement.new_content.msgtype.clone());
             to_whatsapp::edit(&target, &new_content, now)
+                .map(|edit| Outgoing::Ready(Box::new(edit)))
         }
         Some(Relation::Reply(reply)) => {
             let quote =
@@ -123,6 +126,19 @@ pub(super) async fn on_message(
     send(bridge, portal, &login, &message.event_id, outgoing).await
 }
 
+pub(super) async fn on_sticker(
+    bridge: &Bridge,
+    portal: &PortalRow,
+    sticker: &OriginalStickerEvent,
+) -> Result<(), BridgeError> {
+    let Some(login) = owner_login(bridge, portal, &sticker.sender).await? else {
+        return Ok(());
+    };
+    let outgoing =
+        media_out::from_sticker(&sticker.content).map(|media| Outgoing::Media(Box::new(media)));
+    send(bridge, portal, &login, &sticker.event_id, outgoing).await
+}
+
 pub(super) async fn on_reaction(
     bridge: &Bridge,
     portal: &PortalRow,
@@ -142,7 +158,14 @@ pub(super) async fn on_reaction(
         .await;
     };
     let outgoing = to_whatsapp::reaction(&target, &annotation.key, bridge.clock.now_ms());
-    send(bridge, portal, &login, &reaction.event_id, Ok(outgoing)).await?;
+    send(
+        bridge,
+        portal,
+        &login,
+        &reaction.event_id,
+        Ok(Outgoing::Ready(Box::new(outgoing))),
+    )
+    .await?;
     let own = WaUser::Phone(login.phone.clone()).jid();
     let record = Reaction {
         device_id: portal.device_id,
@@ -189,7 +212,14 @@ pub(super) async fn on_redaction(
             return Ok(());
         };
         let outgoing = to_whatsapp::reaction(&target, "", bridge.clock.now_ms());
-        send(bridge, portal, &login, &redaction.event_id, Ok(outgoing)).await?;
+        send(
+            bridge,
+            portal,
+            &login,
+            &redaction.event_id,
+            Ok(Outgoing::Ready(Box::new(outgoing))),
+        )
+        .await?;
         bridge
             .db
             .remove_reaction(
@@ -218,7 +248,7 @@ pub(super) async fn on_redaction(
         portal,
         &login,
         &redaction.event_id,
-        Ok(to_whatsapp::revoke(&target)),
+        Ok(Outgoing::Ready(Box::new(to_whatsapp::revoke(&target)))),
     )
     .await
 }
@@ -229,7 +259,7 @@ async fn send(
     portal: &PortalRow,
     login: &LoginRow,
     event: &EventId,
-    outgoing: Result<OutgoingMessage, NotBridged>,
+    outgoing: Result<Outgoing, NotBridged>,
 ) -> Result<(), BridgeError> {
     // A replayed event was sent already.
     if bridge
@@ -254,6 +284,15 @@ async fn send(
             "Not sent: your WhatsApp account is not connected (send `reconnect` to the bot).",
         )
         .await;
+    };
+    let outgoing: OutgoingMessage = match outgoing {
+        Outgoing::Ready(message) => *message,
+        Outgoing::Media(media) => match super::media::send_over(bridge, portal.device_id, &media)
+            .await
+        {
+            Ok(file) => media.message(&file, bridge.clock.now_ms()),
+            Err(err) => return notice(bridge, portal, event, &format!("Not sent: {err}.")).await,
+        },
     };
     let id = wa_message_id(event);
     if let Err(err) = sender.send(&chat, outgoing, &id).await {

@@ -2,5 +2,7 @@
 //! knows both sides' types.
 
 pub mod formatting;
+pub mod media_in;
+pub mod media_out;
 pub mod to_matrix;
 pub mod to_whatsapp;

@@ -1,10 +1,21 @@
 //! A WhatsApp message (as the inbox keeps it) → what its portal shows.
 
 use ruma::events::room::message::RoomMessageEventContent;
+use wacore::proto_helpers::MessageExt;
 use whatsapp_rust::waproto::buffa;
 use whatsapp_rust::waproto::whatsapp as wa;
 
+use super::media_in::{MediaPart, media_of};
 use crate::whatsapp::inbox::InboxEntry;
+
+/// One event of a converted message.
+#[derive(Debug, Clone)]
+pub enum Part {
+    /// Ready to post.
+    Ready(Box<RoomMessageEventContent>),
+    /// A file to bring over first.
+    Media(MediaPart),
+}
 
 /// What becomes of one WhatsApp message in Matrix. Targets are WhatsApp message IDs in
 /// the same chat; the bridge finds their events in the message map.
@@ -12,7 +23,7 @@ use crate::whatsapp::inbox::InboxEntry;
 pub enum ToMatrix {
     /// Post these parts, in order; the first answers `reply_to` if set.
     Post {
-        parts: Vec<RoomMessageEventContent>,
+        parts: Vec<Part>,
         reply_to: Option<String>,
     },
     /// The sender's reaction on `target` is now `emoji` (empty: removed).
@@ -31,7 +42,7 @@ pub enum ToMatrix {
 impl ToMatrix {
     fn post(content: RoomMessageEventContent) -> Self {
         Self::Post {
-            parts: vec![content],
+            parts: vec![Part::Ready(Box::new(content))],
             reply_to: None,
         }
     }
@@ -55,13 +66,26 @@ fn key_id(key: &buffa::MessageField<wa::MessageKey>) -> Option<String> {
     key.as_option().and_then(|key| key.id.clone())
 }
 
-/// What a text message answers, if anything.
+/// What a message answers, if anything (texts and files carry it alike).
 fn reply_target(message: &wa::Message) -> Option<String> {
-    message
-        .extended_text_message
-        .as_option()
-        .and_then(|text| text.context_info.as_option())
-        .and_then(|context| context.stanza_id.clone())
+    let context = [
+        message
+            .extended_text_message
+            .as_option()
+            .map(|m| &m.context_info),
+        message.image_message.as_option().map(|m| &m.context_info),
+        message.video_message.as_option().map(|m| &m.context_info),
+        message.audio_message.as_option().map(|m| &m.context_info),
+        message
+            .document_message
+            .as_option()
+            .map(|m| &m.context_info),
+        message.sticker_message.as_option().map(|m| &m.context_info),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|context| context.as_option())?;
+    context.stanza_id.clone()
 }
 
 /// The text of a text message, plain or extended.
@@ -97,17 +121,7 @@ fn is_protocol_only(message: &wa::Message) -> bool {
 
 /// A readable name for a kind the bridge does not convert yet.
 fn kind_of(message: &wa::Message) -> &'static str {
-    if message.image_message.is_set() {
-        "a photo"
-    } else if message.video_message.is_set() {
-        "a video"
-    } else if message.audio_message.is_set() {
-        "an audio message"
-    } else if message.document_message.is_set() {
-        "a document"
-    } else if message.sticker_message.is_set() {
-        "a sticker"
-    } else if message.location_message.is_set() || message.live_location_message.is_set() {
+    if message.location_message.is_set() || message.live_location_message.is_set() {
         "a location"
     } else if message.contact_message.is_set() || message.contacts_array_message.is_set() {
         "a contact"
@@ -129,9 +143,23 @@ pub fn convert(entry: &InboxEntry) -> ToMatrix {
             )));
         }
     };
+    let view_once = message.is_view_once();
+    let message = message.into_base_message();
     if let Some(text) = text_of(&message) {
         return ToMatrix::Post {
-            parts: vec![text_content(text)],
+            parts: vec![Part::Ready(Box::new(text_content(text)))],
+            reply_to: reply_target(&message),
+        };
+    }
+    if view_once {
+        // Meant to be seen once, on the phone: the bridge does not keep a copy.
+        return ToMatrix::post(RoomMessageEventContent::notice_plain(
+            "Sent a view-once message; open it on your phone.",
+        ));
+    }
+    if let Some(media) = media_of(&message) {
+        return ToMatrix::Post {
+            parts: vec![Part::Media(media)],
             reply_to: reply_target(&message),
         };
     }
@@ -196,10 +224,13 @@ mod tests {
 
     fn body(converted: ToMatrix) -> (String, bool) {
         match converted {
-            ToMatrix::Post { parts, .. } => match &parts[0].msgtype {
-                MessageType::Text(text) => (text.body.clone(), false),
-                MessageType::Notice(notice) => (notice.body.clone(), true),
-                other => panic!("unexpected {other:?}"),
+            ToMatrix::Post { parts, .. } => match &parts[0] {
+                Part::Ready(content) => match &content.msgtype {
+                    MessageType::Text(text) => (text.body.clone(), false),
+                    MessageType::Notice(notice) => (notice.body.clone(), true),
+                    other => panic!("unexpected {other:?}"),
+                },
+                Part::Media(media) => panic!("a file: {media:?}"),
             },
             other => panic!("nothing posted: {other:?}"),
         }
@@ -314,8 +345,30 @@ mod tests {
         };
         let (text, notice) = body(convert(&entry(&wa::Message::default())));
         assert!(notice && text.contains("cannot show"), "{text}");
-        let (text, notice) = body(convert(&entry(&photo)));
-        assert!(notice && text.contains("a photo"), "{text}");
+        let location = wa::Message {
+            location_message: buffa::MessageField::some(Default::default()),
+            ..Default::default()
+        };
+        let (text, notice) = body(convert(&entry(&location)));
+        assert!(notice && text.contains("a location"), "{text}");
+        assert!(matches!(
+            convert(&entry(&photo)),
+            ToMatrix::Post { parts, .. } if matches!(parts.as_slice(), [Part::Media(_)])
+        ));
+        let view_once = wa::Message {
+            view_once_message_v2: buffa::MessageField::some(wa::message::FutureProofMessage {
+                message: buffa::MessageField::some(wa::Message {
+                    image_message: buffa::MessageField::some(wa::message::ImageMessage {
+                        view_once: Some(true),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        };
+        let (text, notice) = body(convert(&entry(&view_once)));
+        assert!(notice && text.contains("view-once"), "{text}");
         let mut broken = entry(&photo);
         // Field 1 claims five bytes and has one.
         broken.payload = vec![0x0a, 0x05, 0x01];

@@ -6,6 +6,7 @@ use ruma::events::room::message::{
 use whatsapp_rust::waproto::buffa;
 use whatsapp_rust::waproto::whatsapp as wa;
 
+use super::media_out::MediaToSend;
 use crate::whatsapp::outgoing::OutgoingMessage;
 
 /// Why a Matrix message is not sent, in words for the room.
@@ -47,6 +48,19 @@ pub struct Quote {
     pub text: String,
 }
 
+/// What a message answering `quote` carries about it.
+pub(super) fn context_of(quote: &Quote) -> wa::ContextInfo {
+    wa::ContextInfo {
+        stanza_id: Some(quote.target.message_id.clone()),
+        participant: Some(quote.target.sender_jid.clone()),
+        quoted_message: buffa::MessageField::some(wa::Message {
+            conversation: Some(quote.text.clone()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 fn text(body: &str, quote: Option<&Quote>) -> Result<wa::Message, NotBridged> {
     if body.trim().is_empty() {
         return Err(NotBridged::Empty);
@@ -60,15 +74,7 @@ fn text(body: &str, quote: Option<&Quote>) -> Result<wa::Message, NotBridged> {
     Ok(wa::Message {
         extended_text_message: buffa::MessageField::some(wa::message::ExtendedTextMessage {
             text: Some(body.to_owned()),
-            context_info: buffa::MessageField::some(wa::ContextInfo {
-                stanza_id: Some(quote.target.message_id.clone()),
-                participant: Some(quote.target.sender_jid.clone()),
-                quoted_message: buffa::MessageField::some(wa::Message {
-                    conversation: Some(quote.text.clone()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
+            context_info: buffa::MessageField::some(context_of(quote)),
             ..Default::default()
         }),
         ..Default::default()
@@ -88,7 +94,7 @@ fn own_body(body: &str) -> &str {
 }
 
 /// The WhatsApp text of a Matrix message: its HTML converted when it has some.
-fn whatsapp_text(body: &str, formatted: Option<&FormattedBody>) -> String {
+pub(super) fn whatsapp_text(body: &str, formatted: Option<&FormattedBody>) -> String {
     match formatted {
         Some(formatted) if formatted.format == MessageFormat::Html => {
             super::formatting::html_to_whatsapp(&formatted.body)
@@ -112,21 +118,33 @@ fn message(
         ),
         // WhatsApp has no emotes; the usual rendering keeps the meaning.
         MessageType::Emote(message) => text(&format!("* {}", message.body), quote),
-        MessageType::Image(_) => Err(NotBridged::Unsupported("images")),
-        MessageType::Video(_) => Err(NotBridged::Unsupported("videos")),
-        MessageType::Audio(_) => Err(NotBridged::Unsupported("audio")),
-        MessageType::File(_) => Err(NotBridged::Unsupported("files")),
+        MessageType::Image(_)
+        | MessageType::Video(_)
+        | MessageType::Audio(_)
+        | MessageType::File(_) => Err(NotBridged::Unsupported("an edit of a file")),
         MessageType::Location(_) => Err(NotBridged::Unsupported("locations")),
         _ => Err(NotBridged::Unsupported("this kind of message")),
     }
+}
+
+/// A message for WhatsApp: ready, or a file to upload first.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    Ready(Box<OutgoingMessage>),
+    Media(Box<MediaToSend>),
 }
 
 /// A new message, answering `quote` if given.
 pub fn convert(
     content: &RoomMessageEventContent,
     quote: Option<&Quote>,
-) -> Result<OutgoingMessage, NotBridged> {
-    message(content, quote).map(OutgoingMessage::new)
+) -> Result<Outgoing, NotBridged> {
+    if let Some(media) = super::media_out::from_message(&content.msgtype) {
+        let mut media = media?;
+        media.answering = quote.cloned();
+        return Ok(Outgoing::Media(Box::new(media)));
+    }
+    message(content, quote).map(|message| Outgoing::Ready(Box::new(OutgoingMessage::new(message))))
 }
 
 /// The person's reaction on `target` becomes `emoji` (empty: removed).
@@ -178,9 +196,10 @@ mod tests {
     use super::*;
 
     fn sent(content: RoomMessageEventContent) -> Option<String> {
-        convert(&content, None)
-            .ok()
-            .and_then(|message| message.0.conversation)
+        match convert(&content, None) {
+            Ok(Outgoing::Ready(message)) => message.0.conversation.clone(),
+            _ => None,
+        }
     }
 
     #[test]

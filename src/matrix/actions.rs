@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use ruma::api::client::account::register;
 use ruma::api::client::appservice::request_ping;
+use ruma::api::client::authenticated_media::get_content;
 use ruma::api::client::media::create_content;
 use ruma::api::client::membership::{join_room_by_id, leave_room};
 use ruma::api::client::message::send_message_event;
@@ -11,7 +12,7 @@ use ruma::api::client::profile::set_profile_field;
 use ruma::api::client::redact::redact_event;
 use ruma::events::room::message::RoomMessageEventContent;
 use ruma::profile::ProfileFieldValue;
-use ruma::{EventId, OwnedEventId, OwnedMxcUri, OwnedTransactionId, RoomId, UserId};
+use ruma::{EventId, MxcUri, OwnedEventId, OwnedMxcUri, OwnedTransactionId, RoomId, UserId};
 
 use super::client::{HomeserverClient, HomeserverError};
 
@@ -99,6 +100,22 @@ impl HomeserverClient {
         request.content_type = Some(content_type.to_owned());
         request.filename = Some(filename.to_owned());
         Ok(self.send(user, request).await?.content_uri)
+    }
+
+    /// Downloads a file of the homeserver's media repository as `user` (authenticated
+    /// media); returns its bytes and its content type when the homeserver gave one.
+    pub async fn download(
+        &self,
+        user: &UserId,
+        url: &MxcUri,
+    ) -> Result<(Vec<u8>, Option<String>), HomeserverError> {
+        let (server, media_id) = url.parts().map_err(|err| HomeserverError::Build {
+            endpoint: "get_content".into(),
+            detail: format!("`{url}` is not a valid mxc:// address: {err}"),
+        })?;
+        let request = get_content::v1::Request::new(media_id.to_owned(), server.to_owned());
+        let response = self.send(user, request).await?;
+        Ok((response.file, response.content_type))
     }
 
     /// Redacts an event; like sends, a repeated `txn_id` does nothing twice.

@@ -4,6 +4,7 @@
 pub mod address;
 pub mod inbox;
 pub mod login_event;
+pub mod media;
 pub mod outgoing;
 pub mod phone;
 pub mod session;

@@ -16,6 +16,7 @@ use whatsapp_rust_ureq_http_client::UreqHttpClient;
 
 use super::address::WaChat;
 use super::inbox::{Inbox, InboxHook};
+use super::media::{Fetch, MediaError, MediaToFetch, UploadKind, Uploaded};
 use super::outgoing::{OutgoingMessage, SendError};
 use super::phone::PhoneNumber;
 use super::session_event::{OwnAccount, SessionEvent, from_own_phone, translate};
@@ -89,6 +90,46 @@ pub struct SessionSender {
 }
 
 impl SessionSender {
+    /// Downloads and decrypts the file a received message points at.
+    pub async fn download(&self, media: &MediaToFetch) -> Result<Vec<u8>, MediaError> {
+        let downloadable: &dyn wacore::download::Downloadable = match &media.0 {
+            Fetch::Image(message) => message.as_ref(),
+            Fetch::Video(message) => message.as_ref(),
+            Fetch::Audio(message) => message.as_ref(),
+            Fetch::Document(message) => message.as_ref(),
+            Fetch::Sticker(message) => message.as_ref(),
+        };
+        self.client
+            .download(downloadable)
+            .await
+            .map_err(|err| MediaError::Download(err.to_string()))
+    }
+
+    /// Encrypts and uploads a file for a message to point at.
+    pub async fn upload(&self, bytes: Vec<u8>, kind: UploadKind) -> Result<Uploaded, MediaError> {
+        use wacore::download::MediaType;
+        let media_type = match kind {
+            UploadKind::Image => MediaType::Image,
+            UploadKind::Video => MediaType::Video,
+            UploadKind::Audio => MediaType::Audio,
+            UploadKind::Document => MediaType::Document,
+            UploadKind::Sticker => MediaType::Sticker,
+        };
+        let response = self
+            .client
+            .upload(bytes, media_type, Default::default())
+            .await
+            .map_err(|err| MediaError::Upload(err.to_string()))?;
+        Ok(Uploaded {
+            url: response.url,
+            direct_path: response.direct_path,
+            media_key: response.media_key.to_vec(),
+            file_sha256: response.file_sha256.to_vec(),
+            file_enc_sha256: response.file_enc_sha256.to_vec(),
+            file_length: response.file_length,
+        })
+    }
+
     /// Sends `message` to `chat` under the given message ID (derived by the caller from
     /// what it bridges, so a repeat after a crash is the same WhatsApp message).
     pub async fn send(

@@ -262,6 +262,26 @@ impl MatrixUser {
         self.get_if_found(&path).await
     }
 
+    /// Uploads a file to the media repository; returns its `mxc://`.
+    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str) -> String {
+        let response: Value = self
+            .http
+            .post(format!("{}/_matrix/media/v3/upload", self.base))
+            .bearer_auth(&self.token)
+            .header("Content-Type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .expect("homeserver answers")
+            .json()
+            .await
+            .expect("upload answer");
+        response["content_uri"]
+            .as_str()
+            .expect("an mxc URI")
+            .to_owned()
+    }
+
     /// Downloads an `mxc://server/id` through the authenticated media API.
     pub async fn download(&self, mxc: &str) -> Vec<u8> {
         let path = mxc.strip_prefix("mxc://").expect("an mxc URI");
