@@ -133,7 +133,9 @@ impl Connection {
                 self.phone_seen_ms = Some(now_ms);
                 None
             }
-            SessionEvent::Login(_) | SessionEvent::MessagesStored => None,
+            SessionEvent::Login(_)
+            | SessionEvent::MessagesStored
+            | SessionEvent::GroupChanged(_) => None,
         }
     }
 

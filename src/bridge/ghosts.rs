@@ -44,6 +44,13 @@ impl GhostCache {
             .unwrap_or_else(PoisonError::into_inner)
             .insert((room.to_owned(), ghost));
     }
+
+    pub(super) fn left(&self, room: &RoomId, ghost: &OwnedUserId) {
+        self.joined
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(room.to_owned(), ghost.clone()));
+    }
 }
 
 /// The ghost's identifier inside the username template: phone digits, or `lid-<n>` for

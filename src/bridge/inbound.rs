@@ -299,12 +299,17 @@ async fn speaker(
         entry.push_name.as_str()
     };
     let ghost = bridge.ghost(&sender, push_name).await?;
-    let chat_name = match chat {
-        WaChat::Direct(person) if !entry.from_me => super::ghosts::display_name(person, push_name),
-        WaChat::Direct(person) => person.to_string(),
-        WaChat::Group(id) => format!("WhatsApp group {id}"),
+    let portal = match chat {
+        WaChat::Direct(person) => {
+            let chat_name = if entry.from_me {
+                person.to_string()
+            } else {
+                super::ghosts::display_name(person, push_name)
+            };
+            bridge.portal(device_id, owner, chat, &chat_name).await?
+        }
+        WaChat::Group(_) => bridge.group_portal(device_id, owner, chat).await?,
     };
-    let portal = bridge.portal(device_id, owner, chat, &chat_name).await?;
     bridge.ghost_in_room(&portal.room_id, &ghost).await?;
     Ok(Speaker {
         ghost,

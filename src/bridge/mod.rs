@@ -6,6 +6,7 @@ mod bot;
 pub mod commands;
 pub mod connection;
 mod ghosts;
+mod groups;
 mod inbound;
 pub mod login;
 mod media;
@@ -141,13 +142,17 @@ impl Bridge {
             previous.stop().await;
         }
         let wake = inbound::start(self.clone(), device_id, owner.clone());
+        let group_changes = groups::start(self.clone(), device_id, owner.clone());
         tokio::spawn(session_events::follow(
             self.clone(),
             device_id,
             owner,
             connection,
             events,
-            wake,
+            session_events::Followers {
+                inbox_arrivals: wake,
+                group_changes,
+            },
         ));
     }
 

@@ -10,6 +10,7 @@ use ruma::events::room::message::RoomMessageEventContent;
 use tokio::sync::mpsc;
 
 use super::connection::{Connection, Notice};
+use super::groups::GroupSync;
 use super::sessions::Owner;
 use super::{Bridge, BridgeError};
 use crate::whatsapp::session_event::{LogoutReason, SessionEvent};
@@ -94,14 +95,21 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// The device's other tasks that hear of its events.
+pub(super) struct Followers {
+    /// The inbox pump, woken when messages are stored.
+    pub inbox_arrivals: Arc<tokio::sync::Notify>,
+    pub group_changes: mpsc::UnboundedSender<GroupSync>,
+}
+
 /// Runs until the session's events end.
-pub async fn follow(
+pub(super) async fn follow(
     bridge: Bridge,
     device_id: i32,
     owner: Owner,
     connection: Arc<Mutex<Connection>>,
     mut events: mpsc::UnboundedReceiver<SessionEvent>,
-    inbox_arrivals: Arc<tokio::sync::Notify>,
+    followers: Followers,
 ) {
     let mut ticker = tokio::time::interval(TICK);
     // Each follower (a session start) numbers its own notices.
@@ -112,13 +120,19 @@ pub async fn follow(
         let notice = tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { break };
-                if !matches!(event, SessionEvent::PhoneSeen | SessionEvent::MessagesStored) {
+                if !matches!(event, SessionEvent::PhoneSeen | SessionEvent::MessagesStored | SessionEvent::GroupChanged(_)) {
                     tracing::info!(device_id, ?event, "WhatsApp session event");
                 }
                 let now = bridge.clock.now_ms();
                 let notice = lock(&connection).on_event(&event, now);
                 match event {
-                    SessionEvent::MessagesStored => inbox_arrivals.notify_one(),
+                    SessionEvent::MessagesStored => followers.inbox_arrivals.notify_one(),
+                    SessionEvent::GroupChanged(ref group) => {
+                        let _ = followers.group_changes.send(GroupSync::Changed(group.clone()));
+                    }
+                    SessionEvent::Connected => {
+                        let _ = followers.group_changes.send(GroupSync::Connected);
+                    }
                     SessionEvent::LoggedOut(_) => forget(&bridge, device_id, &connection).await,
                     SessionEvent::PhoneSeen
                         if phone_written.is_none_or(|at| now - at >= PHONE_SEEN_WRITES) =>

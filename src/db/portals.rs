@@ -76,4 +76,17 @@ impl Db {
         })?;
         self.portal_for_chat(row.device_id, &row.chat_jid).await
     }
+
+    /// The group portals of a device.
+    pub async fn group_portals(&self, device_id: i32) -> Result<Vec<PortalRow>, sqlx::Error> {
+        let rows: Vec<Row> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT device_id, chat_jid, room_id, is_group FROM portal WHERE device_id = $1 AND is_group ORDER BY chat_jid",
+            )
+            .bind(device_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().filter_map(portal).collect())
+    }
 }

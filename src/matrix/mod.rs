@@ -6,4 +6,5 @@ pub mod appservice;
 pub mod client;
 pub mod ids;
 pub mod retry;
+pub mod room_state;
 pub mod rooms;

@@ -2,6 +2,7 @@
 //! knows about Matrix.
 
 pub mod address;
+pub mod group;
 pub mod inbox;
 pub mod login_event;
 pub mod media;

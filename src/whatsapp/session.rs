@@ -14,7 +14,8 @@ use whatsapp_rust::client::Client;
 use whatsapp_rust_tokio_transport::TokioWebSocketTransportFactory;
 use whatsapp_rust_ureq_http_client::UreqHttpClient;
 
-use super::address::WaChat;
+use super::address::{WaChat, WaUser};
+use super::group::{GroupError, GroupInfo, GroupMember, GroupRole};
 use super::inbox::{Inbox, InboxHook};
 use super::media::{Fetch, MediaError, MediaToFetch, UploadKind, Uploaded};
 use super::outgoing::{OutgoingMessage, SendError};
@@ -103,6 +104,48 @@ impl SessionSender {
             .download(downloadable)
             .await
             .map_err(|err| MediaError::Download(err.to_string()))
+    }
+
+    /// What WhatsApp says the group is now: name, description, members and roles.
+    pub async fn group_info(&self, group: &WaChat) -> Result<GroupInfo, GroupError> {
+        use whatsapp_rust::GroupError as LibraryError;
+        let jid: whatsapp_rust::Jid = match group {
+            WaChat::Group(_) => group
+                .jid()
+                .parse()
+                .map_err(|_| GroupError::BadGroup(group.jid()))?,
+            WaChat::Direct(_) => return Err(GroupError::BadGroup(group.jid())),
+        };
+        let metadata = match self.client.groups().get_metadata(&jid).await {
+            Ok(metadata) => metadata,
+            // 403: not a participant; 404: no such group (or it was deleted).
+            Err(LibraryError::Iq(whatsapp_rust::IqError::ServerError {
+                code: 403 | 404, ..
+            })) => return Err(GroupError::NotMember),
+            Err(err) => return Err(GroupError::Failed(err.to_string())),
+        };
+        let members = metadata
+            .participants
+            .iter()
+            .filter_map(|participant| {
+                let by_phone = participant
+                    .phone_number
+                    .as_ref()
+                    .and_then(|pn| WaUser::parse(&pn.to_string()));
+                let user = by_phone.or_else(|| WaUser::parse(&participant.jid.to_string()))?;
+                let role = match participant.participant_type {
+                    wacore::iq::groups::ParticipantType::SuperAdmin => GroupRole::SuperAdmin,
+                    wacore::iq::groups::ParticipantType::Admin => GroupRole::Admin,
+                    _ => GroupRole::Member,
+                };
+                Some(GroupMember { user, role })
+            })
+            .collect();
+        Ok(GroupInfo {
+            name: metadata.subject,
+            description: metadata.description.filter(|text| !text.trim().is_empty()),
+            members,
+        })
     }
 
     /// Encrypts and uploads a file for a message to point at.

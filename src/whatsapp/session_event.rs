@@ -42,6 +42,8 @@ pub enum SessionEvent {
     PhoneSeen,
     /// Messages arrived and are in the inbox, waiting to be bridged.
     MessagesStored,
+    /// Something about a group changed (name, description, members, roles): its JID.
+    GroupChanged(String),
 }
 
 /// The account's own users: its phone number and its LID (digits), once known.
@@ -106,6 +108,9 @@ pub fn translate(event: &Event) -> Option<SessionEvent> {
         }),
         Event::Connected(_) => Some(SessionEvent::Connected),
         Event::Messages(_) => Some(SessionEvent::MessagesStored),
+        Event::GroupUpdate(update) => {
+            Some(SessionEvent::GroupChanged(update.group_jid.to_string()))
+        }
         Event::Disconnected(_) => Some(SessionEvent::Disconnected),
         Event::LoggedOut(logout) => Some(SessionEvent::LoggedOut(logout_reason(&logout.reason))),
         Event::TemporaryBan(ban) => Some(SessionEvent::TemporaryBan {
