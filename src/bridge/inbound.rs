@@ -15,6 +15,8 @@ use tokio::sync::{Notify, mpsc};
 
 use super::sessions::Owner;
 use super::{Bridge, BridgeError, is_transient};
+use ruma::events::poll::unstable_start::NewUnstablePollStartEventContent;
+
 use crate::convert::media_in::MediaContent;
 use crate::convert::to_matrix::{self, Part, ToMatrix};
 use crate::db::message_map::MappedMessage;
@@ -331,10 +333,17 @@ async fn post(
     let chat_jid = chat.jid();
     for (part, content) in parts.into_iter().enumerate() {
         let content = match content {
-            Part::Ready(content) => MediaContent::Message(*content),
+            Part::Ready(content) => Postable::Message(*content),
             Part::Media(media) => {
-                super::media::bring_over(bridge, device_id, &speaker.ghost, &media).await?
+                match super::media::bring_over(bridge, device_id, &speaker.ghost, &media).await? {
+                    MediaContent::Message(content) => Postable::Message(content),
+                    MediaContent::Sticker(content) => Postable::Sticker(content),
+                }
             }
+            Part::Attachment(file) => {
+                Postable::Message(super::media::attach(bridge, &speaker.ghost, &file).await?)
+            }
+            Part::Poll(poll) => Postable::Poll(poll),
         };
         let reply = (part == 0)
             .then(|| reply_to.clone())
@@ -342,19 +351,26 @@ async fn post(
             .map(ruma::events::relation::Reply::with_event_id);
         let txn = txn_for(device_id, &chat_jid, &entry.message_id, part);
         let room = &speaker.portal.room_id;
+        let (ghost, at) = (&speaker.ghost, entry.sent_at_ms);
         let event_id = match content {
-            MediaContent::Message(mut content) => {
+            Postable::Message(mut content) => {
                 content.relates_to = reply.map(Relation::Reply);
                 bridge
                     .client
-                    .send_message_at(&speaker.ghost, room, txn, &content, entry.sent_at_ms)
+                    .send_message_at(ghost, room, txn, &content, at)
                     .await?
             }
-            MediaContent::Sticker(mut content) => {
+            Postable::Sticker(mut content) => {
                 content.relates_to = reply.map(Relation::Reply);
                 bridge
                     .client
-                    .send_event_at(&speaker.ghost, room, txn, &content, entry.sent_at_ms)
+                    .send_event_at(ghost, room, txn, &content, at)
+                    .await?
+            }
+            Postable::Poll(poll) => {
+                bridge
+                    .client
+                    .send_event_at(ghost, room, txn, &*poll, at)
                     .await?
             }
         };
@@ -370,6 +386,13 @@ async fn post(
         bridge.db.map_message(&mapped, room).await?;
     }
     Ok(())
+}
+
+/// One event of a message, ready for the homeserver.
+enum Postable {
+    Message(ruma::events::room::message::RoomMessageEventContent),
+    Sticker(ruma::events::sticker::StickerEventContent),
+    Poll(Box<NewUnstablePollStartEventContent>),
 }
 
 /// A reaction replaces the sender's earlier one on the same message (or removes it).

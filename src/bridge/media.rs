@@ -2,11 +2,13 @@
 //! downloaded (and decrypted) from WhatsApp and uploaded as the ghost that sent it; a
 //! file sent in a portal is downloaded as the bot and uploaded (encrypted) to WhatsApp.
 
+use ruma::events::room::message::RoomMessageEventContent;
 use ruma::{MxcUri, UserId};
 
 use super::{Bridge, BridgeError, is_transient};
 use crate::convert::media_in::{MediaContent, MediaPart};
 use crate::convert::media_out::MediaToSend;
+use crate::convert::rich_in::Attachment;
 use crate::whatsapp::media::Uploaded;
 
 /// The event for a received file: the file itself, or a notice saying why it could
@@ -52,6 +54,27 @@ pub(super) async fn bring_over(
             };
             Ok(MediaContent::Message(media.failed(&reason)))
         }
+    }
+}
+
+/// The event for a file the message carried itself (a contact card), uploaded as the
+/// ghost that shared it.
+pub(super) async fn attach(
+    bridge: &Bridge,
+    uploader: &UserId,
+    file: &Attachment,
+) -> Result<RoomMessageEventContent, BridgeError> {
+    match bridge
+        .client
+        .upload(uploader, file.bytes.clone(), &file.mimetype, &file.filename)
+        .await
+    {
+        Ok(url) => Ok(file.content(url)),
+        Err(err) if is_transient(&err) => Err(err.into()),
+        Err(err) => Ok(RoomMessageEventContent::notice_plain(format!(
+            "Shared {} that the bridge could not bring over (the homeserver refused it: {err}).",
+            file.filename
+        ))),
     }
 }
 

@@ -4,5 +4,6 @@
 pub mod formatting;
 pub mod media_in;
 pub mod media_out;
+pub mod rich_in;
 pub mod to_matrix;
 pub mod to_whatsapp;

@@ -6,6 +6,7 @@ use whatsapp_rust::waproto::buffa;
 use whatsapp_rust::waproto::whatsapp as wa;
 
 use super::media_in::{MediaPart, media_of};
+use super::rich_in::{self, Attachment};
 use crate::whatsapp::inbox::InboxEntry;
 
 /// One event of a converted message.
@@ -15,6 +16,10 @@ pub enum Part {
     Ready(Box<RoomMessageEventContent>),
     /// A file to bring over first.
     Media(MediaPart),
+    /// A file the message carries itself, to upload.
+    Attachment(Attachment),
+    /// A poll, with its text fallback.
+    Poll(Box<ruma::events::poll::unstable_start::NewUnstablePollStartEventContent>),
 }
 
 /// What becomes of one WhatsApp message in Matrix. Targets are WhatsApp message IDs in
@@ -41,8 +46,12 @@ pub enum ToMatrix {
 
 impl ToMatrix {
     fn post(content: RoomMessageEventContent) -> Self {
+        Self::post_part(Part::Ready(Box::new(content)))
+    }
+
+    fn post_part(part: Part) -> Self {
         Self::Post {
-            parts: vec![Part::Ready(Box::new(content))],
+            parts: vec![part],
             reply_to: None,
         }
     }
@@ -127,8 +136,6 @@ fn kind_of(message: &wa::Message) -> &'static str {
         "a contact"
     } else if message.reaction_message.is_set() {
         "a reaction"
-    } else if message.poll_creation_message.is_set() || message.poll_creation_message_v3.is_set() {
-        "a poll"
     } else {
         "a message of a kind the bridge cannot show"
     }
@@ -163,6 +170,28 @@ pub fn convert(entry: &InboxEntry) -> ToMatrix {
             reply_to: reply_target(&message),
         };
     }
+    if let Some(place) = rich_in::location(&message) {
+        return ToMatrix::Post {
+            parts: vec![Part::Ready(Box::new(place))],
+            reply_to: reply_target(&message),
+        };
+    }
+    if let Some(cards) = rich_in::contacts(&message) {
+        return ToMatrix::Post {
+            parts: cards.into_iter().map(Part::Attachment).collect(),
+            reply_to: reply_target(&message),
+        };
+    }
+    if let Some(poll) = rich_in::poll(&message) {
+        return ToMatrix::post_part(Part::Poll(Box::new(poll)));
+    }
+    if message.poll_update_message.is_set() {
+        // A vote, encrypted with the poll's secret: not counted yet, but said.
+        return ToMatrix::post(RoomMessageEventContent::notice_plain(
+            "Voted in a poll (votes are not bridged yet; see them on your phone).",
+        ));
+    }
+
     if let Some(reaction) = message.reaction_message.as_option()
         && let Some(target) = key_id(&reaction.key)
     {
@@ -230,7 +259,7 @@ mod tests {
                     MessageType::Notice(notice) => (notice.body.clone(), true),
                     other => panic!("unexpected {other:?}"),
                 },
-                Part::Media(media) => panic!("a file: {media:?}"),
+                other => panic!("not a message: {other:?}"),
             },
             other => panic!("nothing posted: {other:?}"),
         }
@@ -345,6 +374,7 @@ mod tests {
         };
         let (text, notice) = body(convert(&entry(&wa::Message::default())));
         assert!(notice && text.contains("cannot show"), "{text}");
+        // A location without a point cannot be shown on a map: said as what it is.
         let location = wa::Message {
             location_message: buffa::MessageField::some(Default::default()),
             ..Default::default()

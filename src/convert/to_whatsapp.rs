@@ -16,6 +16,8 @@ pub enum NotBridged {
     Unsupported(&'static str),
     #[error("the message is empty")]
     Empty,
+    #[error("{0}")]
+    Invalid(&'static str),
 }
 
 /// A WhatsApp message that an outgoing one refers to (answers, reacts to, edits, deletes).
@@ -81,6 +83,31 @@ fn text(body: &str, quote: Option<&Quote>) -> Result<wa::Message, NotBridged> {
     })
 }
 
+/// A `geo:lat,long[,alt][;params]` URI as a WhatsApp location, named by the body.
+fn location(geo_uri: &str, body: &str) -> Result<wa::Message, NotBridged> {
+    let bad = NotBridged::Invalid("a location without a readable geo: URI");
+    let point = geo_uri.strip_prefix("geo:").ok_or(bad.clone())?;
+    let point = point.split(';').next().unwrap_or_default();
+    let mut parts = point.split(',').map(|part| part.trim().parse::<f64>());
+    let (Some(Ok(latitude)), Some(Ok(longitude))) = (parts.next(), parts.next()) else {
+        return Err(bad);
+    };
+    if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
+        return Err(bad);
+    }
+    let name = body.trim();
+    let generic = name.is_empty() || name.starts_with("geo:") || name == "Location";
+    Ok(wa::Message {
+        location_message: buffa::MessageField::some(wa::message::LocationMessage {
+            degrees_latitude: Some(latitude),
+            degrees_longitude: Some(longitude),
+            name: (!generic).then(|| name.to_owned()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
 /// The body of a Matrix message without the fallback of the message it answers.
 fn own_body(body: &str) -> &str {
     let mut rest = body;
@@ -122,7 +149,7 @@ fn message(
         | MessageType::Video(_)
         | MessageType::Audio(_)
         | MessageType::File(_) => Err(NotBridged::Unsupported("an edit of a file")),
-        MessageType::Location(_) => Err(NotBridged::Unsupported("locations")),
+        MessageType::Location(place) => location(&place.geo_uri, &place.body),
         _ => Err(NotBridged::Unsupported("this kind of message")),
     }
 }
@@ -220,5 +247,28 @@ mod tests {
             convert(&RoomMessageEventContent::text_plain("   "), None).err(),
             Some(NotBridged::Empty)
         );
+    }
+
+    #[test]
+    fn locations_go_as_points_and_bad_ones_are_refused() {
+        let place = location("geo:52.52,13.405;u=35", "Alexanderplatz").expect("a point");
+        let sent = place.location_message.as_option().expect("a location");
+        assert_eq!(sent.degrees_latitude, Some(52.52));
+        assert_eq!(sent.degrees_longitude, Some(13.405));
+        assert_eq!(sent.name.as_deref(), Some("Alexanderplatz"));
+        let unnamed = location("geo:1,2", "geo:1,2").expect("a point");
+        assert_eq!(
+            unnamed
+                .location_message
+                .as_option()
+                .and_then(|l| l.name.clone()),
+            None
+        );
+        for bad in ["1,2", "geo:abc,2", "geo:95,2", "geo:1"] {
+            assert!(
+                matches!(location(bad, ""), Err(NotBridged::Invalid(_))),
+                "{bad}"
+            );
+        }
     }
 }

@@ -1,0 +1,127 @@
+//! Locations, contact cards and polls end to end: what a fake WhatsApp contact shares
+//! arrives in the portal as a Matrix location, a vCard file (its bytes compared after
+//! download) and a Matrix poll; a location sent in the portal reaches the phone.
+
+mod common;
+
+use common::bridge::Database;
+use common::whatsapp::{LINKING, Linked, linked, server_event};
+use fakewa::proto as wa;
+use fakewa::{Chat, SendOptions, ServerEvent};
+use serde_json::json;
+use whatsapp_rust::waproto::buffa;
+
+const PHONE: &str = "15550001234";
+const ALICE: &str = "15550002001";
+const GHOST: &str = "@whatsapp_15550002001:localhost";
+const VCARD: &str =
+    "BEGIN:VCARD\nVERSION:3.0\nFN:Bob Builder\nTEL;type=CELL:+15550002002\nEND:VCARD";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locations_contact_cards_and_polls_arrive_and_locations_go_back() {
+    let Linked {
+        server,
+        env: _env,
+        mut seen,
+        user: person,
+        ..
+    } = linked(Database::Sqlite, PHONE).await;
+    let alice = server.contact(ALICE).expect("contact");
+    let chat = Chat::Direct(PHONE.into());
+    let send = |message: wa::Message| {
+        alice
+            .send(&chat, &message, &SendOptions::default())
+            .expect("send")
+    };
+    send(wa::Message {
+        location_message: buffa::MessageField::some(wa::message::LocationMessage {
+            degrees_latitude: Some(48.858370),
+            degrees_longitude: Some(2.294481),
+            name: Some("Eiffel Tower".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    send(wa::Message {
+        contact_message: buffa::MessageField::some(wa::message::ContactMessage {
+            display_name: Some("Bob Builder".into()),
+            vcard: Some(VCARD.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    send(wa::Message {
+        poll_creation_message_v3: buffa::MessageField::some(wa::message::PollCreationMessage {
+            name: Some("Dinner where?".into()),
+            options: ["Home", "Out"]
+                .into_iter()
+                .map(|name| wa::message::poll_creation_message::Option {
+                    option_name: Some(name.into()),
+                    ..Default::default()
+                })
+                .collect(),
+            selectable_options_count: Some(1),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+
+    let room = common::wait_for("the portal invite", LINKING, || async {
+        let (room, _) = person.invites().await.into_iter().next()?;
+        person.join(&room).await;
+        Some(room)
+    })
+    .await;
+    let events = common::wait_for("the three messages", LINKING, || async {
+        let events: Vec<_> = person
+            .timeline(&room)
+            .await
+            .into_iter()
+            .filter(|event| event["sender"] == GHOST && event["type"] != "m.room.member")
+            .collect();
+        (events.len() >= 3).then_some(events)
+    })
+    .await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    let place = &events[0]["content"];
+    assert_eq!(place["msgtype"], "m.location");
+    assert_eq!(place["geo_uri"], "geo:48.858370,2.294481");
+    assert_eq!(place["body"], "Location: Eiffel Tower");
+    let card = &events[1]["content"];
+    assert_eq!(card["msgtype"], "m.file");
+    assert_eq!(card["body"], "Bob Builder.vcf");
+    assert_eq!(card["info"]["mimetype"], "text/vcard");
+    let url = card["url"].as_str().expect("an mxc URL");
+    assert_eq!(person.download(url).await, VCARD.as_bytes());
+    assert_eq!(events[2]["type"], "org.matrix.msc3381.poll.start");
+    let poll = &events[2]["content"]["org.matrix.msc3381.poll.start"];
+    assert_eq!(poll["question"]["org.matrix.msc1767.text"], "Dinner where?");
+    assert_eq!(poll["answers"][1]["org.matrix.msc1767.text"], "Out");
+    assert_eq!(poll["max_selections"], 1);
+    assert_eq!(
+        poll["kind"], "org.matrix.msc3381.poll.disclosed",
+        "WhatsApp shows results"
+    );
+    assert_eq!(
+        events[2]["content"]["org.matrix.msc1767.text"],
+        "Poll: Dinner where?\n1. Home\n2. Out"
+    );
+
+    person
+        .send_event(
+            &room,
+            "m.room.message",
+            json!({ "msgtype": "m.location", "body": "Meet here", "geo_uri": "geo:51.5007,-0.1246" }),
+        )
+        .await;
+    let at_alice = server_event(&mut seen, "the location at alice", |event| match event {
+        ServerEvent::MessageDecrypted(received) if received.recipient.user == ALICE => {
+            received.message.location_message.as_option().cloned()
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(at_alice.degrees_latitude, Some(51.5007));
+    assert_eq!(at_alice.degrees_longitude, Some(-0.1246));
+    assert_eq!(at_alice.name.as_deref(), Some("Meet here"));
+}
