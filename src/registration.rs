@@ -22,6 +22,7 @@ pub fn build(config: &Config) -> anyhow::Result<Registration> {
         Namespace::new(true, ids.bot_regex()),
         Namespace::new(true, ids.ghost_regex()),
     ];
+    namespaces.aliases = vec![Namespace::new(true, ids.portal_alias_regex())];
     let mut registration = Registration::from(RegistrationInit {
         id: config.appservice.id.clone(),
         url: Some(

@@ -11,7 +11,9 @@ use axum::Router;
 use axum::routing::{get, post, put};
 use common::bridge::{Options, TestEnv};
 use matrix_whatsapp::matrix::client::HomeserverClient;
+use matrix_whatsapp::matrix::ids::BridgeIds;
 use matrix_whatsapp::matrix::retry::RetryPolicy;
+use matrix_whatsapp::matrix::rooms::NewRoom;
 use ruma::events::room::message::RoomMessageEventContent;
 use ruma::{MilliSecondsSinceUnixEpoch, OwnedTransactionId, RoomId, UInt, UserId};
 use serde_json::json;
@@ -92,6 +94,45 @@ async fn sends_as_the_right_user_with_the_given_timestamp() {
         .filter(|b| *b == "only once")
         .count();
     assert_eq!(copies, 1);
+
+    // Creating a portal is idempotent: a second creation (as after a crash between the
+    // room's creation and its record) finds the first room by its alias.
+    let ids = BridgeIds::new(&env.config.appservice, &env.config.homeserver.domain).expect("ids");
+    let alice_id = UserId::parse(alice.user_id.as_str()).expect("alice");
+    let portal = NewRoom {
+        name: Some("Bob".into()),
+        topic: None,
+        owner: alice_id,
+        is_direct: true,
+        protocol: "whatsapp",
+        channel_id: "15550002@s.whatsapp.net".into(),
+        channel_name: "Bob".into(),
+        alias: ids
+            .portal_alias(7, "15550002@s.whatsapp.net")
+            .expect("alias"),
+    };
+    let created = client
+        .create_portal_room(&bot, &portal)
+        .await
+        .expect("create");
+    let again = client
+        .create_portal_room(&bot, &portal)
+        .await
+        .expect("create again");
+    assert_eq!(created, again, "the second creation finds the first room");
+    let other = NewRoom {
+        alias: ids
+            .portal_alias(8, "15550002@s.whatsapp.net")
+            .expect("alias"),
+        ..portal
+    };
+    let separate = client
+        .create_portal_room(&bot, &other)
+        .await
+        .expect("create for another login");
+    assert_ne!(created, separate, "another login's chat is another room");
+    let invites = alice.invites().await;
+    assert_eq!(invites.len(), 2, "one invite per room: {invites:?}");
 }
 
 /// A scripted homeserver: `/versions`, then each endpoint answers from its script.

@@ -35,6 +35,10 @@ async fn accept_invites(user: &MatrixUser, expected: usize) -> Vec<(String, bool
             joined.len()
         );
         for (room, is_direct) in user.invites().await {
+            // A sync can still list an invite that was just accepted.
+            if joined.iter().any(|(seen, _)| *seen == room) {
+                continue;
+            }
             user.join(&room).await;
             joined.push((room, is_direct));
         }
@@ -293,6 +297,12 @@ async fn many_messages_in_three_chats_arrive_complete_and_in_order_across_a_rest
     assert_eq!(
         by_chat, expected,
         "every message once, in each chat's order"
+    );
+    // A restart in the middle of a portal's creation must not make a second room.
+    assert_eq!(
+        person.invites().await,
+        Vec::new(),
+        "no second portal for a chat"
     );
 }
 

@@ -31,6 +31,10 @@ impl Bridge {
             protocol: "whatsapp",
             channel_id: chat_jid.clone(),
             channel_name: chat_name.to_owned(),
+            alias: self
+                .ids
+                .portal_alias(device_id, &chat_jid)
+                .map_err(|err| BridgeError::Identity(err.to_string()))?,
         };
         let room_id = self
             .client
@@ -42,7 +46,8 @@ impl Bridge {
             room_id,
             is_group: chat.is_group(),
         };
-        // Only this chat's worker creates its portal, so the row is ours.
+        // Only this chat's worker creates its portal, so the row is ours. A crash before
+        // this line leaves a room without a row; the alias finds it on the next try.
         let recorded = self.db.add_portal(&row, self.clock.now_ms()).await?;
         Ok(recorded.unwrap_or(row))
     }

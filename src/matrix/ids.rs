@@ -1,7 +1,8 @@
-//! The bridge's Matrix identities: the bot and the ghost namespace. The ghost MXID format
-//! lives here and nowhere else.
+//! The bridge's Matrix identities: the bot, the ghost namespace and the portal aliases.
+//! The ghost MXID and portal alias formats live here and nowhere else.
 
-use ruma::{OwnedServerName, OwnedUserId, UserId};
+use ruma::{OwnedRoomAliasId, OwnedServerName, OwnedUserId, RoomAliasId, UserId};
+use sha2::{Digest, Sha256};
 
 use crate::config::{AppserviceConfig, USERNAME_PLACEHOLDER};
 
@@ -9,7 +10,12 @@ use crate::config::{AppserviceConfig, USERNAME_PLACEHOLDER};
 pub enum IdError {
     #[error("`{0}` does not make a valid Matrix user ID")]
     InvalidUserId(String),
+    #[error("`{0}` does not make a valid Matrix room alias")]
+    InvalidAlias(String),
 }
+
+/// Bytes of the keyed hash in a portal alias (128 bits, 32 hex digits).
+const PORTAL_ALIAS_HASH_BYTES: usize = 16;
 
 /// Who the bridge is on Matrix.
 #[derive(Debug, Clone)]
@@ -18,6 +24,8 @@ pub struct BridgeIds {
     domain: OwnedServerName,
     ghost_prefix: String,
     ghost_suffix: String,
+    alias_prefix: String,
+    alias_key: [u8; 32],
 }
 
 impl BridgeIds {
@@ -30,11 +38,18 @@ impl BridgeIds {
             .username_template
             .split_once(USERNAME_PLACEHOLDER)
             .unwrap_or((appservice.username_template.as_str(), ""));
+        let alias_key = Sha256::new()
+            .chain_update(b"portal alias key\0")
+            .chain_update(appservice.as_token.as_bytes())
+            .finalize()
+            .into();
         Ok(Self {
+            alias_prefix: format!("{}_portal_", appservice.bot.username),
             bot,
             domain,
             ghost_prefix: prefix.to_owned(),
             ghost_suffix: suffix.to_owned(),
+            alias_key,
         })
     }
 
@@ -76,6 +91,32 @@ impl BridgeIds {
             "^@{}.+{}:{}$",
             regex_escape(&self.ghost_prefix),
             regex_escape(&self.ghost_suffix),
+            regex_escape(self.domain.as_str())
+        )
+    }
+
+    /// The private alias of the portal of `chat` for login `device_id`. It is fixed, so
+    /// a portal whose creation was cut short by a crash is found again rather than made
+    /// twice; it is a keyed hash, so it says nothing about the chat and cannot be guessed.
+    pub fn portal_alias(&self, device_id: i32, chat: &str) -> Result<OwnedRoomAliasId, IdError> {
+        let digest = Sha256::new()
+            .chain_update(self.alias_key)
+            .chain_update(device_id.to_be_bytes())
+            .chain_update(chat.as_bytes())
+            .finalize();
+        let hash: String = digest[..PORTAL_ALIAS_HASH_BYTES]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        let alias = format!("#{}{hash}:{}", self.alias_prefix, self.domain);
+        RoomAliasId::parse(&alias).map_err(|_| IdError::InvalidAlias(alias))
+    }
+
+    /// The registration regex for portal aliases.
+    pub fn portal_alias_regex(&self) -> String {
+        format!(
+            "^#{}[0-9a-f]+:{}$",
+            regex_escape(&self.alias_prefix),
             regex_escape(self.domain.as_str())
         )
     }
@@ -130,5 +171,45 @@ mod tests {
         let ids = ids();
         assert_eq!(ids.ghost_regex(), "^@whatsapp_.+:example\\.com$");
         assert_eq!(ids.bot_regex(), "^@whatsappbot:example\\.com$");
+        assert_eq!(
+            ids.portal_alias_regex(),
+            "^#whatsappbot_portal_[0-9a-f]+:example\\.com$"
+        );
+    }
+
+    #[test]
+    fn portal_aliases_are_fixed_distinct_and_keyed() {
+        let ids = ids();
+        let alias = ids
+            .portal_alias(1, "15551234567@s.whatsapp.net")
+            .expect("alias");
+        assert_eq!(
+            alias,
+            ids.portal_alias(1, "15551234567@s.whatsapp.net")
+                .expect("alias")
+        );
+        assert!(alias.as_str().starts_with("#whatsappbot_portal_"));
+        assert!(!alias.as_str().contains("15551234567"));
+        assert_ne!(
+            alias,
+            ids.portal_alias(2, "15551234567@s.whatsapp.net")
+                .expect("alias")
+        );
+        assert_ne!(
+            alias,
+            ids.portal_alias(1, "15551234568@s.whatsapp.net")
+                .expect("alias")
+        );
+        let other_tokens = AppserviceConfig {
+            as_token: "another token".into(),
+            ..AppserviceConfig::default()
+        };
+        let other = BridgeIds::new(&other_tokens, "example.com").expect("ids");
+        assert_ne!(
+            alias,
+            other
+                .portal_alias(1, "15551234567@s.whatsapp.net")
+                .expect("alias")
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Creating and filling the rooms that mirror WhatsApp chats.
 
+use ruma::api::client::alias::get_alias;
 use ruma::api::client::membership::invite_user::{self, v3::InvitationRecipient};
 use ruma::api::client::message::send_message_event;
 use ruma::api::client::room::create_room;
@@ -9,8 +10,8 @@ use ruma::events::MessageLikeEventContent;
 use ruma::events::room::message::RoomMessageEventContent;
 use ruma::serde::Raw;
 use ruma::{
-    EventId, MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedTransactionId,
-    OwnedUserId, RoomId, UInt, UserId, int,
+    EventId, MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomAliasId, OwnedRoomId,
+    OwnedTransactionId, OwnedUserId, RoomId, UInt, UserId, int,
 };
 use serde_json::json;
 
@@ -28,6 +29,8 @@ pub struct NewRoom {
     pub protocol: &'static str,
     pub channel_id: String,
     pub channel_name: String,
+    /// The room's fixed private alias: creating the same portal again finds this room.
+    pub alias: OwnedRoomAliasId,
 }
 
 fn raw_state(
@@ -43,7 +46,9 @@ fn raw_state(
 
 impl HomeserverClient {
     /// Creates a private room as `creator`, with the person invited and the bridge state
-    /// set; the creator and the person can moderate it.
+    /// set; the creator and the person can moderate it. Idempotent: when the room's alias
+    /// is taken, an earlier call made the room (perhaps just before a crash) and that room
+    /// is the answer.
     pub async fn create_portal_room(
         &self,
         creator: &UserId,
@@ -69,7 +74,17 @@ impl HomeserverClient {
         let mut power = create_room::RoomPowerLevelsContentOverride::new();
         power.users.insert(room.owner.clone(), int!(100));
         request.power_level_content_override = Raw::new(&power).ok();
-        Ok(self.send(creator, request).await?.room_id)
+        request.room_alias_name = Some(room.alias.alias().to_owned());
+        match self.send(creator, request).await {
+            Ok(created) => Ok(created.room_id),
+            Err(err) if err.errcode() == Some("M_ROOM_IN_USE") => {
+                let existing = self
+                    .send(creator, get_alias::v3::Request::new(room.alias.clone()))
+                    .await?;
+                Ok(existing.room_id)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Invites `user`; one already in the room is fine.
