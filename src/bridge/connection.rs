@@ -135,7 +135,9 @@ impl Connection {
             }
             SessionEvent::Login(_)
             | SessionEvent::MessagesStored
-            | SessionEvent::GroupChanged(_) => None,
+            | SessionEvent::GroupChanged(_)
+            | SessionEvent::Read { .. }
+            | SessionEvent::Typing { .. } => None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod account;
 mod bot;
+mod chat_activity;
 pub mod commands;
 pub mod connection;
 mod ghosts;
@@ -23,6 +24,7 @@ use ruma::{OwnedUserId, UserId};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
+use crate::matrix::appservice::ephemeral::EphemeralEvent;
 use crate::matrix::appservice::{EventSink, RetryLater};
 use crate::matrix::client::{HomeserverClient, HomeserverError};
 use crate::matrix::ids::BridgeIds;
@@ -45,6 +47,7 @@ pub struct Bridge {
     flows: Arc<LoginFlows<OwnedUserId>>,
     sessions: Arc<Sessions>,
     ghosts: Arc<ghosts::GhostCache>,
+    typing: Arc<chat_activity::TypingRooms>,
 }
 
 impl Bridge {
@@ -64,6 +67,7 @@ impl Bridge {
             flows: Arc::default(),
             sessions: Arc::default(),
             ghosts: Arc::default(),
+            typing: Arc::default(),
         }
     }
 
@@ -192,6 +196,16 @@ impl EventSink for Bridge {
                 tracing::warn!(event_id = %event.event_id(), error = %err, "could not act on a Matrix event");
                 Ok(())
             }
+        }
+    }
+
+    async fn handle_ephemeral(&self, event: EphemeralEvent) {
+        let result = match &event {
+            EphemeralEvent::Read { room, user, event } => self.owner_read(room, user, event).await,
+            EphemeralEvent::Typing { room, users } => self.typing_changed(room, users).await,
+        };
+        if let Err(err) = result {
+            tracing::debug!(?event, error = %err, "could not pass a receipt or typing on to WhatsApp");
         }
     }
 

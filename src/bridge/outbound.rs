@@ -29,7 +29,7 @@ pub fn wa_message_id(event: &EventId) -> String {
 
 /// The portal's owner, when `sender` is them: only they speak through it, and nobody
 /// is sent as someone else.
-async fn owner_login(
+pub(super) async fn owner_login(
     bridge: &Bridge,
     portal: &PortalRow,
     sender: &UserId,

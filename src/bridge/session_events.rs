@@ -120,7 +120,7 @@ pub(super) async fn follow(
         let notice = tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { break };
-                if !matches!(event, SessionEvent::PhoneSeen | SessionEvent::MessagesStored | SessionEvent::GroupChanged(_)) {
+                if !matches!(event, SessionEvent::PhoneSeen | SessionEvent::MessagesStored | SessionEvent::GroupChanged(_) | SessionEvent::Read { .. } | SessionEvent::Typing { .. }) {
                     tracing::info!(device_id, ?event, "WhatsApp session event");
                 }
                 let now = bridge.clock.now_ms();
@@ -134,6 +134,22 @@ pub(super) async fn follow(
                         let _ = followers.group_changes.send(GroupSync::Connected);
                     }
                     SessionEvent::LoggedOut(_) => forget(&bridge, device_id, &connection).await,
+                    SessionEvent::Read { chat, reader, message_ids } => {
+                        let bridge = bridge.clone();
+                        tokio::spawn(async move {
+                            if let Err(err) = bridge.contact_read(device_id, &chat, &reader, &message_ids).await {
+                                tracing::debug!(device_id, error = %err, "could not show a read receipt");
+                            }
+                        });
+                    }
+                    SessionEvent::Typing { chat, who, typing } => {
+                        let bridge = bridge.clone();
+                        tokio::spawn(async move {
+                            if let Err(err) = bridge.contact_typing(device_id, &chat, &who, typing).await {
+                                tracing::debug!(device_id, error = %err, "could not show typing");
+                            }
+                        });
+                    }
                     SessionEvent::PhoneSeen
                         if phone_written.is_none_or(|at| now - at >= PHONE_SEEN_WRITES) =>
                     {

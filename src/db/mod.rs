@@ -9,6 +9,7 @@ pub mod management_rooms;
 pub mod message_map;
 pub mod portals;
 pub mod reactions;
+pub mod read_marks;
 pub mod transactions;
 
 use sqlx::{PgPool, SqlitePool};

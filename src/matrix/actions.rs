@@ -9,7 +9,12 @@ use ruma::api::client::media::create_content;
 use ruma::api::client::membership::{join_room_by_id, leave_room};
 use ruma::api::client::message::send_message_event;
 use ruma::api::client::profile::set_profile_field;
+use ruma::api::client::receipt::create_receipt::{self, v3::ReceiptType};
 use ruma::api::client::redact::redact_event;
+use ruma::api::client::typing::create_typing_event::{
+    self,
+    v3::{Typing, TypingInfo},
+};
 use ruma::events::room::message::RoomMessageEventContent;
 use ruma::profile::ProfileFieldValue;
 use ruma::{EventId, MxcUri, OwnedEventId, OwnedMxcUri, OwnedTransactionId, RoomId, UserId};
@@ -52,6 +57,34 @@ impl HomeserverClient {
         )
         .await
         .map(drop)
+    }
+
+    /// Marks `event` (and what came before it) read by `user`.
+    pub async fn send_read_receipt(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        event: &EventId,
+    ) -> Result<(), HomeserverError> {
+        let request =
+            create_receipt::v3::Request::new(room.to_owned(), ReceiptType::Read, event.to_owned());
+        self.send(user, request).await.map(drop)
+    }
+
+    /// Shows `user` typing in the room for up to `timeout`, or stops showing it.
+    pub async fn set_typing(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        typing: Option<Duration>,
+    ) -> Result<(), HomeserverError> {
+        let state = match typing {
+            Some(timeout) => Typing::Yes(TypingInfo::new(timeout)),
+            None => Typing::No,
+        };
+        let request =
+            create_typing_event::v3::Request::new(user.to_owned(), room.to_owned(), state);
+        self.send(user, request).await.map(drop)
     }
 
     pub async fn join(&self, user: &UserId, room: &RoomId) -> Result<(), HomeserverError> {

@@ -173,6 +173,35 @@ impl SessionSender {
         })
     }
 
+    /// Tells the senders their messages were read. In a group each message's sender is
+    /// named, so the caller passes one sender's messages at a time.
+    pub async fn mark_read(
+        &self,
+        chat: &WaChat,
+        sender: Option<&WaUser>,
+        message_ids: &[String],
+    ) -> Result<(), SendError> {
+        let jid = library_jid(&chat.jid())?;
+        let sender = sender.map(|user| library_jid(&user.jid())).transpose()?;
+        let ids: Vec<&str> = message_ids.iter().map(String::as_str).collect();
+        self.client
+            .mark_as_read(&jid, sender.as_ref(), &ids)
+            .await
+            .map_err(|err| SendError::Refused(err.to_string()))
+    }
+
+    /// Shows the account typing in `chat`, or stops showing it.
+    pub async fn set_typing(&self, chat: &WaChat, typing: bool) -> Result<(), SendError> {
+        let jid = library_jid(&chat.jid())?;
+        let chatstate = self.client.chatstate();
+        let sent = if typing {
+            chatstate.send_composing(&jid).await
+        } else {
+            chatstate.send_paused(&jid).await
+        };
+        sent.map_err(|err| SendError::Refused(err.to_string()))
+    }
+
     /// Sends `message` to `chat` under the given message ID (derived by the caller from
     /// what it bridges, so a repeat after a crash is the same WhatsApp message).
     pub async fn send(
@@ -192,6 +221,10 @@ impl SessionSender {
             .map(drop)
             .map_err(|err| SendError::Refused(err.to_string()))
     }
+}
+
+fn library_jid(jid: &str) -> Result<whatsapp_rust::Jid, SendError> {
+    jid.parse().map_err(|_| SendError::BadChat(jid.to_owned()))
 }
 
 pub struct Session {

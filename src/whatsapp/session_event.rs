@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use wacore::types::events::{ConnectFailureReason, Event};
+use wacore::types::message::MessageSource;
+use wacore::types::presence::{ChatPresence, ReceiptType};
 
+use super::address::{WaChat, WaUser};
 use super::login_event::LoginEvent;
 use super::phone::PhoneNumber;
 
@@ -44,6 +47,18 @@ pub enum SessionEvent {
     MessagesStored,
     /// Something about a group changed (name, description, members, roles): its JID.
     GroupChanged(String),
+    /// A contact read (or played) messages in a chat.
+    Read {
+        chat: WaChat,
+        reader: WaUser,
+        message_ids: Vec<String>,
+    },
+    /// A contact started or stopped typing in a chat.
+    Typing {
+        chat: WaChat,
+        who: WaUser,
+        typing: bool,
+    },
 }
 
 /// The account's own users: its phone number and its LID (digits), once known.
@@ -111,6 +126,25 @@ pub fn translate(event: &Event) -> Option<SessionEvent> {
         Event::GroupUpdate(update) => {
             Some(SessionEvent::GroupChanged(update.group_jid.to_string()))
         }
+        Event::Receipt(receipt)
+            if matches!(receipt.r#type, ReceiptType::Read | ReceiptType::Played)
+                && !receipt.source.is_from_me =>
+        {
+            let (chat, reader) = chat_and_sender(&receipt.source)?;
+            Some(SessionEvent::Read {
+                chat,
+                reader,
+                message_ids: receipt.message_ids.clone(),
+            })
+        }
+        Event::ChatPresence(update) if !update.source.is_from_me => {
+            let (chat, who) = chat_and_sender(&update.source)?;
+            Some(SessionEvent::Typing {
+                chat,
+                who,
+                typing: update.state == ChatPresence::Composing,
+            })
+        }
         Event::Disconnected(_) => Some(SessionEvent::Disconnected),
         Event::LoggedOut(logout) => Some(SessionEvent::LoggedOut(logout_reason(&logout.reason))),
         Event::TemporaryBan(ban) => Some(SessionEvent::TemporaryBan {
@@ -125,6 +159,22 @@ pub fn translate(event: &Event) -> Option<SessionEvent> {
         }),
         _ => None,
     }
+}
+
+/// The chat and the person of a receipt or a chat state, by phone number where WhatsApp
+/// gave it (a direct chat is the person's chat).
+fn chat_and_sender(source: &MessageSource) -> Option<(WaChat, WaUser)> {
+    let alt = source
+        .sender_alt
+        .as_ref()
+        .and_then(|alt| WaUser::parse(&alt.to_string()));
+    let sender = WaUser::parse(&source.sender.to_string())?.prefer_phone(alt);
+    let chat = if source.is_group {
+        WaChat::parse(&source.chat.to_string())?
+    } else {
+        WaChat::Direct(sender.clone())
+    };
+    Some((chat, sender))
 }
 
 fn logout_reason(reason: &ConnectFailureReason) -> LogoutReason {

@@ -246,6 +246,79 @@ impl MatrixUser {
         invites
     }
 
+    /// Marks `event` read with a public read receipt.
+    pub async fn read_receipt(&self, room: &str, event: &str) {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/receipt/m.read/{}",
+            encode(room),
+            encode(event)
+        );
+        self.call(reqwest::Method::POST, &path, Some(json!({})))
+            .await;
+    }
+
+    /// Starts (for 30 s) or stops typing in the room.
+    pub async fn typing(&self, room: &str, typing: bool) {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/typing/{}",
+            encode(room),
+            encode(&self.user_id)
+        );
+        let body = if typing {
+            json!({"typing": true, "timeout": 30000})
+        } else {
+            json!({"typing": false})
+        };
+        self.call(reqwest::Method::PUT, &path, Some(body)).await;
+    }
+
+    /// Who is typing in a joined room now.
+    pub async fn typing_users(&self, room: &str) -> Vec<String> {
+        self.ephemeral(room, "m.typing")
+            .await
+            .first()
+            .and_then(|event| event["content"]["user_ids"].as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|user| user.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The event `user` has publicly read up to in a joined room, if any.
+    pub async fn read_up_to(&self, room: &str, user: &str) -> Option<String> {
+        let receipts = self.ephemeral(room, "m.receipt").await;
+        receipts.iter().find_map(|receipt| {
+            receipt["content"]
+                .as_object()?
+                .iter()
+                .find_map(|(event, by_type)| {
+                    by_type["m.read"].get(user).is_some().then(|| event.clone())
+                })
+        })
+    }
+
+    /// The room's ephemeral events of one type, from a fresh initial sync.
+    async fn ephemeral(&self, room: &str, event_type: &str) -> Vec<Value> {
+        let filter = encode(&format!(
+            r#"{{"room":{{"rooms":["{room}"],"timeline":{{"limit":{}}}}}}}"#,
+            1 + rand::random::<u16>() % 1000
+        ));
+        let sync = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/_matrix/client/v3/sync?timeout=0&filter={filter}"),
+                None,
+            )
+            .await;
+        sync["rooms"]["join"][room]["ephemeral"]["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|event| event["type"] == event_type)
+            .cloned()
+            .collect()
+    }
+
     pub async fn join(&self, room: &str) {
         let path = format!("/_matrix/client/v3/join/{}", encode(room));
         self.call(reqwest::Method::POST, &path, Some(json!({})))

@@ -2,6 +2,7 @@
 //! `EventSink` (the bridge core) once each, whatever the homeserver replays.
 
 mod auth;
+pub mod ephemeral;
 mod error;
 mod health;
 mod queries;
@@ -38,6 +39,11 @@ pub trait EventSink: Send + Sync + 'static {
         &self,
         event: AnyTimelineEvent,
     ) -> impl Future<Output = Result<(), RetryLater>> + Send;
+
+    /// Acts on a read receipt or a typing change. Best effort: these are momentary, so a
+    /// failure is the sink's to log and never a reason to have the transaction resent.
+    fn handle_ephemeral(&self, event: ephemeral::EphemeralEvent)
+    -> impl Future<Output = ()> + Send;
 
     /// Whether `user` in the bridge's namespace exists (the homeserver's user query).
     fn user_exists(&self, user: &UserId) -> impl Future<Output = bool> + Send;

@@ -12,6 +12,7 @@ use ruma::serde::Raw;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::ephemeral::{self, EphemeralEvent};
 use super::{ApiError, Appservice, EventSink};
 use crate::telemetry::{self, Event};
 
@@ -66,6 +67,17 @@ pub async fn put_transaction<S: EventSink>(
             }
         };
         deliver_once(&appservice, event).await?;
+    }
+    for raw in body.ephemeral.iter().chain(&body.ephemeral_unstable) {
+        for event in ephemeral::parse(raw) {
+            let from_bridge = match &event {
+                EphemeralEvent::Read { user, .. } => appservice.ids.is_bridge_user(user),
+                EphemeralEvent::Typing { .. } => false,
+            };
+            if !from_bridge {
+                appservice.sink.handle_ephemeral(event).await;
+            }
+        }
     }
     db.record_txn(&txn_id, appservice.clock.now_ms())
         .await
