@@ -203,7 +203,9 @@ async fn bridge_one(
     {
         return Ok(());
     }
-    let converted = to_matrix::convert(entry);
+    let mentioned = to_matrix::mentioned_jids(entry);
+    let mentions = bridge.mentions_from_whatsapp(owner, &mentioned).await;
+    let converted = to_matrix::convert(entry, &mentions);
     if matches!(converted, ToMatrix::Nothing) {
         return Ok(());
     }

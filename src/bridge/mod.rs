@@ -11,6 +11,7 @@ mod groups;
 mod inbound;
 pub mod login;
 mod media;
+mod mentions;
 mod outbound;
 mod portals;
 mod session_events;

@@ -3,7 +3,9 @@
 //! messages. What cannot go gets a notice in the room saying why.
 
 use ruma::events::reaction::OriginalReactionEvent;
-use ruma::events::room::message::{OriginalRoomMessageEvent, Relation, RoomMessageEventContent};
+use ruma::events::room::message::{
+    MessageFormat, MessageType, OriginalRoomMessageEvent, Relation, RoomMessageEventContent,
+};
 use ruma::events::room::redaction::OriginalRoomRedactionEvent;
 use ruma::events::sticker::OriginalStickerEvent;
 use ruma::{EventId, OwnedTransactionId, UserId};
@@ -65,6 +67,16 @@ async fn target_event(
         .map(|mapped| target_of(portal, login, &mapped)))
 }
 
+/// The HTML body of a text or notice, where pills live.
+fn html_of(msgtype: &MessageType) -> Option<&str> {
+    let formatted = match msgtype {
+        MessageType::Text(text) => text.formatted.as_ref(),
+        MessageType::Notice(notice) => notice.formatted.as_ref(),
+        _ => None,
+    }?;
+    (formatted.format == MessageFormat::Html).then_some(formatted.body.as_str())
+}
+
 pub(super) async fn on_message(
     bridge: &Bridge,
     portal: &PortalRow,
@@ -74,6 +86,7 @@ pub(super) async fn on_message(
         return Ok(());
     };
     let now = bridge.clock.now_ms();
+    let mentions = bridge.mentions_from_matrix(&login, html_of(&message.content.msgtype));
     let outgoing = match &message.content.relates_to {
         Some(Relation::Replacement(replacement)) => {
             let Some(target) = target_event(bridge, portal, &login, &replacement.event_id).await?
@@ -96,7 +109,8 @@ pub(super) async fn on_message(
                 .await;
             }
             let new_content = RoomMessageEventContent::new(replacement.new_content.msgtype.clone());
-            to_whatsapp::edit(&target, &new_content, now)
+            let mentions = bridge.mentions_from_matrix(&login, html_of(&new_content.msgtype));
+            to_whatsapp::edit(&target, &new_content, &mentions, now)
                 .map(|edit| Outgoing::Ready(Box::new(edit)))
         }
         Some(Relation::Reply(reply)) => {
@@ -119,9 +133,9 @@ pub(super) async fn on_message(
                     // An answer to something WhatsApp never saw goes as a plain message.
                     None => None,
                 };
-            to_whatsapp::convert(&message.content, quote.as_ref())
+            to_whatsapp::convert(&message.content, quote.as_ref(), &mentions)
         }
-        _ => to_whatsapp::convert(&message.content, None),
+        _ => to_whatsapp::convert(&message.content, None, &mentions),
     };
     send(bridge, portal, &login, &message.event_id, outgoing).await
 }

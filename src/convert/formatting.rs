@@ -3,8 +3,10 @@
 
 use ruma::html::{Html, NodeData, NodeRef};
 
+use super::mentions::Mentions;
+
 /// HTML-escapes text for a `formatted_body`.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -176,32 +178,43 @@ pub fn whatsapp_to_html(text: &str) -> Option<String> {
     (out != plain).then_some(out)
 }
 
-/// Matrix HTML → WhatsApp text (the reply fallback left out).
-pub fn html_to_whatsapp(html: &str) -> String {
+/// Matrix HTML → WhatsApp text (the reply fallback left out), and the JIDs of the
+/// people its pills mention (each written `@number` in the text).
+pub fn html_to_whatsapp(html: &str, mentions: &Mentions) -> (String, Vec<String>) {
     let document = Html::parse(html);
     let mut out = String::new();
+    let mut walk_state = Walk {
+        lists: Vec::new(),
+        mentions,
+        mentioned: Vec::new(),
+    };
     for child in document.children() {
-        walk(&child, &mut out, &mut Vec::new());
+        walk(&child, &mut out, &mut walk_state);
     }
-    out.trim_end_matches('\n').to_owned()
+    (out.trim_end_matches('\n').to_owned(), walk_state.mentioned)
 }
 
-/// What lists are open around a node, for numbering.
-type Lists = Vec<Option<usize>>;
+/// What the walk knows besides the text: the lists open around a node (for numbering),
+/// who may be mentioned, and who was.
+struct Walk<'a> {
+    lists: Vec<Option<usize>>,
+    mentions: &'a Mentions,
+    mentioned: Vec<String>,
+}
 
-fn walk(node: &NodeRef, out: &mut String, lists: &mut Lists) {
+fn walk(node: &NodeRef, out: &mut String, state: &mut Walk) {
     match node.data() {
         NodeData::Text(text) => out.push_str(&text.borrow()),
         NodeData::Element(element) => {
             let name = element.name.local.as_ref();
-            let children = |out: &mut String, lists: &mut Lists| {
+            let children = |out: &mut String, state: &mut Walk| {
                 for child in node.children() {
-                    walk(&child, out, lists);
+                    walk(&child, out, state);
                 }
             };
-            let wrapped = |out: &mut String, lists: &mut Lists, mark: &str| {
+            let wrapped = |out: &mut String, state: &mut Walk, mark: &str| {
                 let mut inner = String::new();
-                children(&mut inner, lists);
+                children(&mut inner, state);
                 // WhatsApp's marks need the text right inside them.
                 let trimmed = inner.trim();
                 if trimmed.is_empty() {
@@ -212,10 +225,10 @@ fn walk(node: &NodeRef, out: &mut String, lists: &mut Lists) {
             };
             match name {
                 "mx-reply" => {}
-                "b" | "strong" => wrapped(out, lists, "*"),
-                "i" | "em" => wrapped(out, lists, "_"),
-                "del" | "s" | "strike" => wrapped(out, lists, "~"),
-                "code" => wrapped(out, lists, "`"),
+                "b" | "strong" => wrapped(out, state, "*"),
+                "i" | "em" => wrapped(out, state, "_"),
+                "del" | "s" | "strike" => wrapped(out, state, "~"),
+                "code" => wrapped(out, state, "`"),
                 "pre" => {
                     let mut inner = String::new();
                     for child in node.children() {
@@ -223,33 +236,33 @@ fn walk(node: &NodeRef, out: &mut String, lists: &mut Lists) {
                         match child.as_element().map(|e| e.name.local.as_ref() == "code") {
                             Some(true) => {
                                 for grandchild in child.children() {
-                                    walk(&grandchild, &mut inner, lists);
+                                    walk(&grandchild, &mut inner, state);
                                 }
                             }
-                            _ => walk(&child, &mut inner, lists),
+                            _ => walk(&child, &mut inner, state),
                         }
                     }
                     out.push_str(&format!("```{}```\n", inner.trim_end_matches('\n')));
                 }
                 "br" => out.push('\n'),
                 "p" | "div" => {
-                    children(out, lists);
+                    children(out, state);
                     out.push('\n');
                 }
                 "blockquote" => {
                     let mut inner = String::new();
-                    children(&mut inner, lists);
+                    children(&mut inner, state);
                     for line in inner.trim_end_matches('\n').lines() {
                         out.push_str(&format!("> {line}\n"));
                     }
                 }
                 "ul" | "ol" => {
-                    lists.push((name == "ol").then_some(0));
-                    children(out, lists);
-                    lists.pop();
+                    state.lists.push((name == "ol").then_some(0));
+                    children(out, state);
+                    state.lists.pop();
                 }
                 "li" => {
-                    let marker = match lists.last_mut() {
+                    let marker = match state.lists.last_mut() {
                         Some(Some(number)) => {
                             *number += 1;
                             format!("{number}. ")
@@ -257,12 +270,12 @@ fn walk(node: &NodeRef, out: &mut String, lists: &mut Lists) {
                         _ => "- ".to_owned(),
                     };
                     let mut inner = String::new();
-                    children(&mut inner, lists);
+                    children(&mut inner, state);
                     out.push_str(&format!("{marker}{}\n", inner.trim()));
                 }
                 "a" => {
                     let mut inner = String::new();
-                    children(&mut inner, lists);
+                    children(&mut inner, state);
                     let href = element
                         .attrs
                         .borrow()
@@ -270,18 +283,28 @@ fn walk(node: &NodeRef, out: &mut String, lists: &mut Lists) {
                         .find(|attr| attr.name.local.as_ref() == "href")
                         .map(|attr| attr.value.to_string())
                         .unwrap_or_default();
-                    if href.is_empty() || href == inner || href.starts_with("https://matrix.to/") {
+                    let mention = super::mentions::pill_target(&href)
+                        .and_then(|user| state.mentions.by_user(&user).cloned());
+                    if let Some(mention) = mention {
+                        out.push_str(&mention.token());
+                        if !state.mentioned.contains(&mention.jid) {
+                            state.mentioned.push(mention.jid);
+                        }
+                    } else if href.is_empty()
+                        || href == inner
+                        || href.starts_with("https://matrix.to/")
+                    {
                         out.push_str(&inner);
                     } else {
                         out.push_str(&format!("{inner} ({href})"));
                     }
                 }
-                _ => children(out, lists),
+                _ => children(out, state),
             }
         }
         NodeData::Document | NodeData::Other => {
             for child in node.children() {
-                walk(&child, out, lists);
+                walk(&child, out, state);
             }
         }
     }
@@ -338,43 +361,84 @@ mod tests {
     #[test]
     fn html_becomes_whatsapp_marks() {
         assert_eq!(
-            html_to_whatsapp("<strong>bold</strong> <em>it</em> <del>gone</del> <code>x</code>"),
+            html_to_whatsapp(
+                "<strong>bold</strong> <em>it</em> <del>gone</del> <code>x</code>",
+                &Mentions::default()
+            )
+            .0,
             "*bold* _it_ ~gone~ `x`"
         );
         assert_eq!(
-            html_to_whatsapp("<pre><code>let x = 1;\n</code></pre>"),
+            html_to_whatsapp("<pre><code>let x = 1;\n</code></pre>", &Mentions::default()).0,
             "```let x = 1;```"
         );
         assert_eq!(
-            html_to_whatsapp("<blockquote>a<br>b</blockquote>c"),
+            html_to_whatsapp("<blockquote>a<br>b</blockquote>c", &Mentions::default()).0,
             "> a\n> b\nc"
         );
         assert_eq!(
-            html_to_whatsapp("<ol><li>one</li><li>two</li></ol><ul><li>x</li></ul>"),
+            html_to_whatsapp(
+                "<ol><li>one</li><li>two</li></ol><ul><li>x</li></ul>",
+                &Mentions::default()
+            )
+            .0,
             "1. one\n2. two\n- x"
         );
         assert_eq!(
-            html_to_whatsapp(r#"<a href="https://example.org">site</a>"#),
+            html_to_whatsapp(
+                r#"<a href="https://example.org">site</a>"#,
+                &Mentions::default()
+            )
+            .0,
             "site (https://example.org)"
         );
         assert_eq!(
-            html_to_whatsapp(r#"<mx-reply><blockquote>old</blockquote></mx-reply>new"#),
+            html_to_whatsapp(
+                r#"<mx-reply><blockquote>old</blockquote></mx-reply>new"#,
+                &Mentions::default()
+            )
+            .0,
             "new"
         );
-        assert_eq!(html_to_whatsapp("a &lt; b &amp; c"), "a < b & c");
+        assert_eq!(
+            html_to_whatsapp("a &lt; b &amp; c", &Mentions::default()).0,
+            "a < b & c"
+        );
+    }
+
+    #[test]
+    fn pills_of_known_people_become_mentions() {
+        let mentions = Mentions(vec![super::super::mentions::Mention {
+            jid: "15550002001@s.whatsapp.net".into(),
+            user: "@whatsapp_15550002001:example.com"
+                .try_into()
+                .expect("user"),
+            name: String::new(),
+        }]);
+        let html = concat!(
+            r#"hi <a href="https://matrix.to/#/@whatsapp_15550002001:example.com">Alice</a> "#,
+            r#"and <a href="https://matrix.to/#/@carol:example.com">Carol</a>"#,
+        );
+        assert_eq!(
+            html_to_whatsapp(html, &mentions),
+            (
+                "hi @15550002001 and Carol".to_owned(),
+                vec!["15550002001@s.whatsapp.net".to_owned()]
+            )
+        );
     }
 
     proptest! {
         #[test]
         fn any_text_converts_without_panicking(text in "\\PC{0,200}") {
             let _ = whatsapp_to_html(&text);
-            let _ = html_to_whatsapp(&text);
+            let _ = html_to_whatsapp(&text, &Mentions::default());
         }
 
         #[test]
         fn marked_up_text_converts_without_panicking(text in "[*_~`>\\-1. \\na-z<]{0,80}") {
             let _ = whatsapp_to_html(&text);
-            let _ = html_to_whatsapp(&text);
+            let _ = html_to_whatsapp(&text, &Mentions::default());
         }
     }
 }

@@ -11,6 +11,7 @@ use ruma::events::sticker::{StickerEventContent, StickerMediaSource};
 use whatsapp_rust::waproto::buffa;
 use whatsapp_rust::waproto::whatsapp as wa;
 
+use super::mentions::Mentions;
 use super::to_whatsapp::{NotBridged, Quote, context_of, whatsapp_text};
 use crate::whatsapp::media::{UploadKind, Uploaded};
 use crate::whatsapp::outgoing::OutgoingMessage;
@@ -63,7 +64,8 @@ fn caption_of(
     formatted: Option<&ruma::events::room::message::FormattedBody>,
 ) -> Option<String> {
     let caption = caption?;
-    let text = whatsapp_text(caption, formatted);
+    // Captions keep a pill as its name (mentions in captions are not bridged yet).
+    let (text, _) = whatsapp_text(caption, formatted, &Mentions::default());
     (!text.trim().is_empty()).then_some(text)
 }
 

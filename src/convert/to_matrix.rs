@@ -6,6 +6,7 @@ use whatsapp_rust::waproto::buffa;
 use whatsapp_rust::waproto::whatsapp as wa;
 
 use super::media_in::{MediaPart, media_of};
+use super::mentions::Mentions;
 use super::rich_in::{self, Attachment};
 use crate::whatsapp::inbox::InboxEntry;
 
@@ -107,12 +108,61 @@ fn text_of(message: &wa::Message) -> Option<&str> {
     })
 }
 
-/// A text with its WhatsApp formatting as HTML (when it has any).
-fn text_content(text: &str) -> RoomMessageEventContent {
-    match super::formatting::whatsapp_to_html(text) {
-        Some(html) => RoomMessageEventContent::text_html(text, html),
-        None => RoomMessageEventContent::text_plain(text),
+/// A text with its WhatsApp formatting as HTML (when it has any) and its mentions as
+/// pills, listed in `m.mentions`.
+fn text_content(text: &str, mentions: &Mentions) -> RoomMessageEventContent {
+    let html = super::formatting::whatsapp_to_html(text);
+    let mut named = Vec::new();
+    let body = mentions.rewrite(
+        text,
+        |mention| {
+            named.push(mention.user.clone());
+            mention.name.clone()
+        },
+        str::to_owned,
+    );
+    if named.is_empty() {
+        return match html {
+            Some(html) => RoomMessageEventContent::text_html(text, html),
+            None => RoomMessageEventContent::text_plain(text),
+        };
     }
+    let html = html.unwrap_or_else(|| super::formatting::escape(text));
+    let html = mentions.rewrite(
+        &html,
+        |mention| {
+            format!(
+                "<a href=\"https://matrix.to/#/{}\">{}</a>",
+                mention.user,
+                super::formatting::escape(&mention.name)
+            )
+        },
+        str::to_owned,
+    );
+    let mut content = RoomMessageEventContent::text_html(body, html);
+    named.dedup();
+    content.mentions = Some(ruma::events::Mentions::with_user_ids(named));
+    content
+}
+
+/// The JIDs a message says it mentions (its text's `@number`s).
+pub fn mentioned_jids(entry: &InboxEntry) -> Vec<String> {
+    let Ok(message) = entry.message() else {
+        return Vec::new();
+    };
+    let message = message.into_base_message();
+    let from_edit = edit_of(&message)
+        .and_then(|edit| edit.edited_message.as_option())
+        .and_then(|edited| edited.extended_text_message.as_option())
+        .and_then(|text| text.context_info.as_option())
+        .map(|context| context.mentioned_jid.clone());
+    message
+        .extended_text_message
+        .as_option()
+        .and_then(|text| text.context_info.as_option())
+        .map(|context| context.mentioned_jid.clone())
+        .or(from_edit)
+        .unwrap_or_default()
 }
 
 /// Messages that only carry protocol state and never show up on the phone either.
@@ -141,7 +191,7 @@ fn kind_of(message: &wa::Message) -> &'static str {
     }
 }
 
-pub fn convert(entry: &InboxEntry) -> ToMatrix {
+pub fn convert(entry: &InboxEntry, mentions: &Mentions) -> ToMatrix {
     let message = match entry.message() {
         Ok(message) => message,
         Err(err) => {
@@ -154,7 +204,7 @@ pub fn convert(entry: &InboxEntry) -> ToMatrix {
     let message = message.into_base_message();
     if let Some(text) = text_of(&message) {
         return ToMatrix::Post {
-            parts: vec![Part::Ready(Box::new(text_content(text)))],
+            parts: vec![Part::Ready(Box::new(text_content(text, mentions)))],
             reply_to: reply_target(&message),
         };
     }
@@ -207,7 +257,7 @@ pub fn convert(entry: &InboxEntry) -> ToMatrix {
         return match new_text {
             Some(text) => ToMatrix::Edit {
                 target,
-                content: Box::new(text_content(text)),
+                content: Box::new(text_content(text, mentions)),
             },
             // An edit of a caption or of another kind: not converted yet, but said.
             None => ToMatrix::post(RoomMessageEventContent::notice_plain(
@@ -271,7 +321,10 @@ mod tests {
             conversation: Some("hello".into()),
             ..Default::default()
         };
-        assert_eq!(body(convert(&entry(&plain))), ("hello".into(), false));
+        assert_eq!(
+            body(convert(&entry(&plain), &Mentions::default())),
+            ("hello".into(), false)
+        );
         let extended = wa::Message {
             extended_text_message: buffa::MessageField::some(wa::message::ExtendedTextMessage {
                 text: Some("hi there".into()),
@@ -279,7 +332,10 @@ mod tests {
             }),
             ..Default::default()
         };
-        assert_eq!(body(convert(&entry(&extended))), ("hi there".into(), false));
+        assert_eq!(
+            body(convert(&entry(&extended), &Mentions::default())),
+            ("hi there".into(), false)
+        );
     }
 
     fn key(id: &str) -> buffa::MessageField<wa::MessageKey> {
@@ -303,7 +359,7 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            convert(&entry(&reply)),
+            convert(&entry(&reply), &Mentions::default()),
             ToMatrix::Post { reply_to: Some(target), .. } if target == "ORIGINAL"
         ));
         let reaction = wa::Message {
@@ -315,7 +371,7 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            convert(&entry(&reaction)),
+            convert(&entry(&reaction), &Mentions::default()),
             ToMatrix::React { target, emoji } if target == "ORIGINAL" && emoji.is_empty()
         ));
         use wa::message::protocol_message::Type;
@@ -340,7 +396,7 @@ mod tests {
         };
         for edit in [direct, wrapped] {
             assert!(matches!(
-                convert(&entry(&edit)),
+                convert(&entry(&edit), &Mentions::default()),
                 ToMatrix::Edit { target, .. } if target == "ORIGINAL"
             ));
         }
@@ -353,7 +409,7 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            convert(&entry(&revoke)),
+            convert(&entry(&revoke), &Mentions::default()),
             ToMatrix::Revoke { target } if target == "ORIGINAL"
         ));
     }
@@ -364,7 +420,10 @@ mod tests {
             sender_key_distribution_message: buffa::MessageField::some(Default::default()),
             ..Default::default()
         };
-        assert!(matches!(convert(&entry(&key_only)), ToMatrix::Nothing));
+        assert!(matches!(
+            convert(&entry(&key_only), &Mentions::default()),
+            ToMatrix::Nothing
+        ));
         let photo = wa::Message {
             image_message: buffa::MessageField::some(wa::message::ImageMessage {
                 mimetype: Some("image/jpeg".into()),
@@ -372,17 +431,20 @@ mod tests {
             }),
             ..Default::default()
         };
-        let (text, notice) = body(convert(&entry(&wa::Message::default())));
+        let (text, notice) = body(convert(
+            &entry(&wa::Message::default()),
+            &Mentions::default(),
+        ));
         assert!(notice && text.contains("cannot show"), "{text}");
         // A location without a point cannot be shown on a map: said as what it is.
         let location = wa::Message {
             location_message: buffa::MessageField::some(Default::default()),
             ..Default::default()
         };
-        let (text, notice) = body(convert(&entry(&location)));
+        let (text, notice) = body(convert(&entry(&location), &Mentions::default()));
         assert!(notice && text.contains("a location"), "{text}");
         assert!(matches!(
-            convert(&entry(&photo)),
+            convert(&entry(&photo), &Mentions::default()),
             ToMatrix::Post { parts, .. } if matches!(parts.as_slice(), [Part::Media(_)])
         ));
         let view_once = wa::Message {
@@ -397,12 +459,12 @@ mod tests {
             }),
             ..Default::default()
         };
-        let (text, notice) = body(convert(&entry(&view_once)));
+        let (text, notice) = body(convert(&entry(&view_once), &Mentions::default()));
         assert!(notice && text.contains("view-once"), "{text}");
         let mut broken = entry(&photo);
         // Field 1 claims five bytes and has one.
         broken.payload = vec![0x0a, 0x05, 0x01];
-        let (text, notice) = body(convert(&broken));
+        let (text, notice) = body(convert(&broken, &Mentions::default()));
         assert!(notice && text.contains("could not read"), "{text}");
     }
 }

@@ -7,6 +7,7 @@ use whatsapp_rust::waproto::buffa;
 use whatsapp_rust::waproto::whatsapp as wa;
 
 use super::media_out::MediaToSend;
+use super::mentions::Mentions;
 use crate::whatsapp::outgoing::OutgoingMessage;
 
 /// Why a Matrix message is not sent, in words for the room.
@@ -63,20 +64,25 @@ pub(super) fn context_of(quote: &Quote) -> wa::ContextInfo {
     }
 }
 
-fn text(body: &str, quote: Option<&Quote>) -> Result<wa::Message, NotBridged> {
+fn text(
+    (body, mentioned): (String, Vec<String>),
+    quote: Option<&Quote>,
+) -> Result<wa::Message, NotBridged> {
     if body.trim().is_empty() {
         return Err(NotBridged::Empty);
     }
-    let Some(quote) = quote else {
+    if quote.is_none() && mentioned.is_empty() {
         return Ok(wa::Message {
-            conversation: Some(body.to_owned()),
+            conversation: Some(body),
             ..Default::default()
         });
-    };
+    }
+    let mut context = quote.map(context_of).unwrap_or_default();
+    context.mentioned_jid = mentioned;
     Ok(wa::Message {
         extended_text_message: buffa::MessageField::some(wa::message::ExtendedTextMessage {
-            text: Some(body.to_owned()),
-            context_info: buffa::MessageField::some(context_of(quote)),
+            text: Some(body),
+            context_info: buffa::MessageField::some(context),
             ..Default::default()
         }),
         ..Default::default()
@@ -120,31 +126,37 @@ fn own_body(body: &str) -> &str {
     rest.strip_prefix('\n').unwrap_or(rest)
 }
 
-/// The WhatsApp text of a Matrix message: its HTML converted when it has some.
-pub(super) fn whatsapp_text(body: &str, formatted: Option<&FormattedBody>) -> String {
+/// The WhatsApp text of a Matrix message (its HTML converted when it has some), and the
+/// JIDs of the people its pills mention.
+pub(super) fn whatsapp_text(
+    body: &str,
+    formatted: Option<&FormattedBody>,
+    mentions: &Mentions,
+) -> (String, Vec<String>) {
     match formatted {
         Some(formatted) if formatted.format == MessageFormat::Html => {
-            super::formatting::html_to_whatsapp(&formatted.body)
+            super::formatting::html_to_whatsapp(&formatted.body, mentions)
         }
-        _ => own_body(body).to_owned(),
+        _ => (own_body(body).to_owned(), Vec::new()),
     }
 }
 
 fn message(
     content: &RoomMessageEventContent,
     quote: Option<&Quote>,
+    mentions: &Mentions,
 ) -> Result<wa::Message, NotBridged> {
     match &content.msgtype {
         MessageType::Text(message) => text(
-            &whatsapp_text(&message.body, message.formatted.as_ref()),
+            whatsapp_text(&message.body, message.formatted.as_ref(), mentions),
             quote,
         ),
         MessageType::Notice(message) => text(
-            &whatsapp_text(&message.body, message.formatted.as_ref()),
+            whatsapp_text(&message.body, message.formatted.as_ref(), mentions),
             quote,
         ),
         // WhatsApp has no emotes; the usual rendering keeps the meaning.
-        MessageType::Emote(message) => text(&format!("* {}", message.body), quote),
+        MessageType::Emote(message) => text((format!("* {}", message.body), Vec::new()), quote),
         MessageType::Image(_)
         | MessageType::Video(_)
         | MessageType::Audio(_)
@@ -161,17 +173,19 @@ pub enum Outgoing {
     Media(Box<MediaToSend>),
 }
 
-/// A new message, answering `quote` if given.
+/// A new message, answering `quote` if given; pills of `mentions` become mentions.
 pub fn convert(
     content: &RoomMessageEventContent,
     quote: Option<&Quote>,
+    mentions: &Mentions,
 ) -> Result<Outgoing, NotBridged> {
     if let Some(media) = super::media_out::from_message(&content.msgtype) {
         let mut media = media?;
         media.answering = quote.cloned();
         return Ok(Outgoing::Media(Box::new(media)));
     }
-    message(content, quote).map(|message| Outgoing::Ready(Box::new(OutgoingMessage::new(message))))
+    message(content, quote, mentions)
+        .map(|message| Outgoing::Ready(Box::new(OutgoingMessage::new(message))))
 }
 
 /// The person's reaction on `target` becomes `emoji` (empty: removed).
@@ -191,9 +205,10 @@ pub fn reaction(target: &WaTarget, emoji: &str, now_ms: i64) -> OutgoingMessage 
 pub fn edit(
     target: &WaTarget,
     content: &RoomMessageEventContent,
+    mentions: &Mentions,
     now_ms: i64,
 ) -> Result<OutgoingMessage, NotBridged> {
-    let new = message(content, None)?;
+    let new = message(content, None, mentions)?;
     Ok(OutgoingMessage::new(wa::Message {
         protocol_message: buffa::MessageField::some(wa::message::ProtocolMessage {
             key: target.key(),
@@ -223,7 +238,7 @@ mod tests {
     use super::*;
 
     fn sent(content: RoomMessageEventContent) -> Option<String> {
-        match convert(&content, None) {
+        match convert(&content, None, &Mentions::default()) {
             Ok(Outgoing::Ready(message)) => message.0.conversation.clone(),
             _ => None,
         }
@@ -244,7 +259,12 @@ mod tests {
             Some("* waves")
         );
         assert_eq!(
-            convert(&RoomMessageEventContent::text_plain("   "), None).err(),
+            convert(
+                &RoomMessageEventContent::text_plain("   "),
+                None,
+                &Mentions::default()
+            )
+            .err(),
             Some(NotBridged::Empty)
         );
     }
