@@ -137,6 +137,7 @@ impl Connection {
             | SessionEvent::MessagesStored
             | SessionEvent::GroupChanged(_)
             | SessionEvent::Read { .. }
+            | SessionEvent::PictureChanged(_)
             | SessionEvent::Typing { .. } => None,
         }
     }

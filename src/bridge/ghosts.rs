@@ -14,6 +14,7 @@ use crate::whatsapp::address::WaUser;
 pub struct GhostCache {
     registered: Mutex<HashSet<OwnedUserId>>,
     joined: Mutex<HashSet<(OwnedRoomId, OwnedUserId)>>,
+    avatar_checked: Mutex<HashSet<OwnedUserId>>,
 }
 
 impl GhostCache {
@@ -43,6 +44,15 @@ impl GhostCache {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert((room.to_owned(), ghost));
+    }
+
+    /// True the first time it is asked for a ghost in this run: its picture is worth a
+    /// look then (later changes come as notifications).
+    pub(super) fn first_avatar_check(&self, ghost: &OwnedUserId) -> bool {
+        self.avatar_checked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(ghost.clone())
     }
 
     pub(super) fn left(&self, room: &RoomId, ghost: &OwnedUserId) {

@@ -303,6 +303,9 @@ async fn speaker(
         entry.push_name.as_str()
     };
     let ghost = bridge.ghost(&sender, push_name).await?;
+    if !entry.from_me {
+        bridge.check_avatar_once(device_id, &sender, &ghost);
+    }
     let portal = match chat {
         WaChat::Direct(person) => {
             let chat_name = if entry.from_me {

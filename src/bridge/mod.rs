@@ -2,6 +2,7 @@
 //! and WhatsApp sides. The only layer that knows both.
 
 mod account;
+mod avatars;
 mod bot;
 mod chat_activity;
 pub mod commands;

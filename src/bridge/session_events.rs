@@ -120,7 +120,7 @@ pub(super) async fn follow(
         let notice = tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { break };
-                if !matches!(event, SessionEvent::PhoneSeen | SessionEvent::MessagesStored | SessionEvent::GroupChanged(_) | SessionEvent::Read { .. } | SessionEvent::Typing { .. }) {
+                if !matches!(event, SessionEvent::PhoneSeen | SessionEvent::MessagesStored | SessionEvent::GroupChanged(_) | SessionEvent::Read { .. } | SessionEvent::Typing { .. } | SessionEvent::PictureChanged(_)) {
                     tracing::info!(device_id, ?event, "WhatsApp session event");
                 }
                 let now = bridge.clock.now_ms();
@@ -142,6 +142,7 @@ pub(super) async fn follow(
                             }
                         });
                     }
+                    SessionEvent::PictureChanged(user) => bridge.refresh_avatar_later(device_id, user),
                     SessionEvent::Typing { chat, who, typing } => {
                         let bridge = bridge.clone();
                         tokio::spawn(async move {

@@ -35,4 +35,31 @@ impl Db {
             .map(drop)
         })
     }
+
+    /// The WhatsApp picture the ghost's avatar shows ('' for none); None for an unknown ghost.
+    pub async fn ghost_avatar_id(&self, identifier: &str) -> Result<Option<String>, sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT avatar_id FROM ghost WHERE identifier = $1")
+                .bind(identifier)
+                .fetch_optional(pool)
+                .await
+        })
+    }
+
+    pub async fn set_ghost_avatar_id(
+        &self,
+        identifier: &str,
+        avatar_id: &str,
+        now_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE ghost SET avatar_id = $2, updated_at = $3 WHERE identifier = $1")
+                .bind(identifier)
+                .bind(avatar_id)
+                .bind(now_ms)
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+    }
 }

@@ -55,6 +55,14 @@ pub struct Uploaded {
     pub file_length: u64,
 }
 
+/// A contact's profile picture: WhatsApp's ID for it (changes when the picture does) and
+/// the JPEG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfilePhoto {
+    pub id: String,
+    pub jpeg: Vec<u8>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("the file could not be downloaded from WhatsApp: {0}")]

@@ -17,7 +17,7 @@ use whatsapp_rust_ureq_http_client::UreqHttpClient;
 use super::address::{WaChat, WaUser};
 use super::group::{GroupError, GroupInfo, GroupMember, GroupRole};
 use super::inbox::{Inbox, InboxHook};
-use super::media::{Fetch, MediaError, MediaToFetch, UploadKind, Uploaded};
+use super::media::{Fetch, MediaError, MediaToFetch, ProfilePhoto, UploadKind, Uploaded};
 use super::outgoing::{OutgoingMessage, SendError};
 use super::phone::PhoneNumber;
 use super::session_event::{OwnAccount, SessionEvent, from_own_phone, translate};
@@ -146,6 +146,40 @@ impl SessionSender {
             description: metadata.description.filter(|text| !text.trim().is_empty()),
             members,
         })
+    }
+
+    /// The person's current profile picture; None when they have none (or hide it).
+    pub async fn profile_picture(&self, user: &WaUser) -> Result<Option<ProfilePhoto>, MediaError> {
+        let jid: whatsapp_rust::Jid = user
+            .jid()
+            .parse()
+            .map_err(|_| MediaError::Download(format!("not a person: {user}")))?;
+        let picture = match self
+            .client
+            .contacts()
+            .get_profile_picture(&jid, false)
+            .await
+        {
+            Ok(Some(picture)) => picture,
+            Ok(None) => return Ok(None),
+            Err(err) => return Err(MediaError::Download(err.to_string())),
+        };
+        let response = self
+            .client
+            .http_client
+            .execute(wacore::net::HttpRequest::get(picture.url.clone()))
+            .await
+            .map_err(|err| MediaError::Download(err.to_string()))?;
+        if response.status_code != 200 || response.body.is_empty() {
+            return Err(MediaError::Download(format!(
+                "the picture server answered {}",
+                response.status_code
+            )));
+        }
+        Ok(Some(ProfilePhoto {
+            id: picture.id,
+            jpeg: response.body,
+        }))
     }
 
     /// Encrypts and uploads a file for a message to point at.

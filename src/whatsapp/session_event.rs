@@ -53,6 +53,8 @@ pub enum SessionEvent {
         reader: WaUser,
         message_ids: Vec<String>,
     },
+    /// A contact set, changed or removed their profile picture.
+    PictureChanged(WaUser),
     /// A contact started or stopped typing in a chat.
     Typing {
         chat: WaChat,
@@ -144,6 +146,9 @@ pub fn translate(event: &Event) -> Option<SessionEvent> {
                 who,
                 typing: update.state == ChatPresence::Composing,
             })
+        }
+        Event::PictureUpdate(update) => {
+            WaUser::parse(&update.jid.to_string()).map(SessionEvent::PictureChanged)
         }
         Event::Disconnected(_) => Some(SessionEvent::Disconnected),
         Event::LoggedOut(logout) => Some(SessionEvent::LoggedOut(logout_reason(&logout.reason))),

@@ -319,6 +319,12 @@ impl MatrixUser {
             .collect()
     }
 
+    /// A user's public profile (`displayname`, `avatar_url`).
+    pub async fn profile(&self, user: &str) -> Value {
+        let path = format!("/_matrix/client/v3/profile/{}", encode(user));
+        self.call(reqwest::Method::GET, &path, None).await
+    }
+
     pub async fn join(&self, room: &str) {
         let path = format!("/_matrix/client/v3/join/{}", encode(room));
         self.call(reqwest::Method::POST, &path, Some(json!({})))
