@@ -192,6 +192,9 @@ async fn on_text(
         Resolution::Run(CommandKind::Logout) => Some(account::logout(&context).await?),
         Resolution::Run(CommandKind::ListLogins) => Some(account::list_logins(&context).await?),
         Resolution::Run(CommandKind::Reconnect) => Some(account::reconnect(&context).await?),
+        Resolution::Run(CommandKind::StartChat) => {
+            Some(super::start_chat::start_chat(&context, &command.args).await?)
+        }
         Resolution::Unknown { suggestion } => {
             Some(commands::unknown_text(&command.name, suggestion))
         }

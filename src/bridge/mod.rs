@@ -17,6 +17,7 @@ mod outbound;
 mod portals;
 mod session_events;
 mod sessions;
+mod start_chat;
 
 use std::sync::Arc;
 

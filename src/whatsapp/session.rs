@@ -148,6 +148,20 @@ impl SessionSender {
         })
     }
 
+    /// Whether the number has a WhatsApp account.
+    pub async fn is_on_whatsapp(&self, phone: &PhoneNumber) -> Result<bool, SendError> {
+        let jid = library_jid(&WaUser::from_phone(phone).jid())?;
+        let answers = self
+            .client
+            .contacts()
+            .is_on_whatsapp(std::slice::from_ref(&jid))
+            .await
+            .map_err(|err| SendError::Refused(err.to_string()))?;
+        Ok(answers
+            .iter()
+            .any(|answer| answer.is_registered && answer.jid.user == jid.user))
+    }
+
     /// The person's current profile picture; None when they have none (or hide it).
     pub async fn profile_picture(&self, user: &WaUser) -> Result<Option<ProfilePhoto>, MediaError> {
         let jid: whatsapp_rust::Jid = user

@@ -16,6 +16,7 @@ pub enum CommandKind {
     Logout,
     ListLogins,
     Reconnect,
+    StartChat,
 }
 
 #[derive(Debug)]
@@ -76,6 +77,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "reconnect",
         aliases: &[],
         summary: "Connect your linked WhatsApp accounts again (after a ban, a refusal or a takeover).",
+        min_level: PermissionLevel::User,
+    },
+    CommandSpec {
+        kind: CommandKind::StartChat,
+        name: "start-chat",
+        aliases: &["pm"],
+        summary: "Open your WhatsApp chat with a number: `start-chat +15551234567`.",
         min_level: PermissionLevel::User,
     },
 ];
