@@ -129,6 +129,62 @@ impl Contact {
         }
     }
 
+    /// Rings the connected companions of `to` (a voice or video call offer); returns
+    /// the call's ID. Only live devices ring, as on WhatsApp.
+    pub fn call(&self, to: &str, video: bool) -> String {
+        let mut state = self.shared.state();
+        let call_id = state.message_id();
+        let mut offer = vec![
+            NodeBuilder::new("audio")
+                .attr("enc", "opus")
+                .attr("rate", "16000")
+                .build(),
+        ];
+        if video {
+            offer.push(NodeBuilder::new("video").attr("enc", "vp8").build());
+        }
+        let node = self.call_node(
+            &mut state,
+            NodeBuilder::new("offer")
+                .attr("call-id", call_id.clone())
+                .attr("call-creator", self.jid())
+                .children(offer)
+                .build(),
+        );
+        for device in state.companions_of(to) {
+            state.delivery.send_if_live(&device.jid, node.clone());
+        }
+        call_id
+    }
+
+    /// Gives up on an unanswered call to `to`.
+    pub fn hang_up(&self, to: &str, call_id: &str) {
+        let mut state = self.shared.state();
+        let node = self.call_node(
+            &mut state,
+            NodeBuilder::new("terminate")
+                .attr("call-id", call_id)
+                .attr("call-creator", self.jid())
+                .build(),
+        );
+        for device in state.companions_of(to) {
+            state.delivery.send_if_live(&device.jid, node.clone());
+        }
+    }
+
+    fn call_node(
+        &self,
+        state: &mut crate::state::State,
+        action: wacore_binary::Node,
+    ) -> wacore_binary::Node {
+        NodeBuilder::new("call")
+            .attr("from", self.jid())
+            .attr("id", state.message_id())
+            .attr("t", crate::node::unix_now().to_string())
+            .children([action])
+            .build()
+    }
+
     /// Online or offline, as seen by the connected companions of `to`.
     pub fn set_presence(&self, to: &str, available: bool, last_seen: Option<u64>) {
         let state = self.shared.state();
@@ -150,7 +206,9 @@ impl Contact {
     pub fn set_picture(&self, jpeg: Vec<u8>, watchers: &[&str]) -> Result<()> {
         let mut state = self.shared.state();
         let direct_path = state.media.put("profile", jpeg);
-        let id = crate::node::unix_now().to_string();
+        // Every picture has its own ID, as on WhatsApp (clients compare IDs, not bytes).
+        state.next_message += 1;
+        let id = format!("{}{:06}", crate::node::unix_now(), state.next_message % 1_000_000);
         state.account_mut(&self.number)?.picture = Some(crate::media::StoredPicture {
             id: id.clone(),
             direct_path,

@@ -138,6 +138,7 @@ impl Connection {
             | SessionEvent::GroupChanged(_)
             | SessionEvent::Read { .. }
             | SessionEvent::PictureChanged(_)
+            | SessionEvent::Call { .. }
             | SessionEvent::Typing { .. } => None,
         }
     }

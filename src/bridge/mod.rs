@@ -4,6 +4,7 @@
 mod account;
 mod avatars;
 mod bot;
+mod calls;
 mod chat_activity;
 pub mod commands;
 pub mod connection;
@@ -51,6 +52,7 @@ pub struct Bridge {
     sessions: Arc<Sessions>,
     ghosts: Arc<ghosts::GhostCache>,
     typing: Arc<chat_activity::TypingRooms>,
+    calls: Arc<calls::RingingCalls>,
 }
 
 impl Bridge {
@@ -71,6 +73,7 @@ impl Bridge {
             sessions: Arc::default(),
             ghosts: Arc::default(),
             typing: Arc::default(),
+            calls: Arc::default(),
         }
     }
 

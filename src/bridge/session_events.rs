@@ -143,6 +143,16 @@ pub(super) async fn follow(
                         });
                     }
                     SessionEvent::PictureChanged(user) => bridge.refresh_avatar_later(device_id, user),
+                    SessionEvent::Call { chat, caller, call_id, video, state } => {
+                        let bridge = bridge.clone();
+                        let owner = owner.clone();
+                        let call = super::calls::Call { chat, caller, call_id, video, state };
+                        tokio::spawn(async move {
+                            if let Err(err) = bridge.on_call(device_id, &owner, &call).await {
+                                tracing::warn!(device_id, error = %err, "could not tell about a call");
+                            }
+                        });
+                    }
                     SessionEvent::Typing { chat, who, typing } => {
                         let bridge = bridge.clone();
                         tokio::spawn(async move {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use wacore::types::call::CallAction;
 use wacore::types::events::{ConnectFailureReason, Event};
 use wacore::types::message::MessageSource;
 use wacore::types::presence::{ChatPresence, ReceiptType};
@@ -20,6 +21,17 @@ pub enum LogoutReason {
     MainDeviceGone,
     /// Any other logout, with WhatsApp's code.
     Other(i32),
+}
+
+/// Where a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    /// It rings now.
+    Ringing,
+    /// The caller gave up or it timed out; nobody answered (if it was ringing here).
+    RangOut,
+    /// It rang while the bridge was away.
+    MissedWhileAway,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +64,14 @@ pub enum SessionEvent {
         chat: WaChat,
         reader: WaUser,
         message_ids: Vec<String>,
+    },
+    /// Someone calls, or a call ended.
+    Call {
+        chat: WaChat,
+        caller: WaUser,
+        call_id: String,
+        video: bool,
+        state: CallState,
     },
     /// A contact set, changed or removed their profile picture.
     PictureChanged(WaUser),
@@ -145,6 +165,64 @@ pub fn translate(event: &Event) -> Option<SessionEvent> {
                 chat,
                 who,
                 typing: update.state == ChatPresence::Composing,
+            })
+        }
+        Event::IncomingCall(call) => match &call.action {
+            CallAction::Offer {
+                call_id,
+                call_creator,
+                caller_pn,
+                is_video,
+                group_jid,
+                ..
+            } => {
+                let caller = WaUser::parse(&call_creator.to_string())?.prefer_phone(
+                    caller_pn
+                        .as_ref()
+                        .and_then(|pn| WaUser::parse(&pn.to_string())),
+                );
+                let chat = match group_jid {
+                    Some(group) => WaChat::parse(&group.to_string())?,
+                    None => WaChat::Direct(caller.clone()),
+                };
+                Some(SessionEvent::Call {
+                    chat,
+                    caller,
+                    call_id: call_id.clone(),
+                    video: *is_video,
+                    state: CallState::Ringing,
+                })
+            }
+            // Another of the user's devices answered or declined: not a missed call.
+            CallAction::Terminate {
+                call_id,
+                call_creator,
+                reason,
+                ..
+            } if matches!(
+                reason.as_deref(),
+                None | Some("timeout" | "group_call_ended")
+            ) =>
+            {
+                let caller = WaUser::parse(&call_creator.to_string())?;
+                Some(SessionEvent::Call {
+                    chat: WaChat::Direct(caller.clone()),
+                    caller,
+                    call_id: call_id.clone(),
+                    video: false,
+                    state: CallState::RangOut,
+                })
+            }
+            _ => None,
+        },
+        Event::MissedCall(missed) => {
+            let caller = WaUser::parse(&missed.from.to_string())?;
+            Some(SessionEvent::Call {
+                chat: WaChat::Direct(caller.clone()),
+                caller,
+                call_id: missed.call_id.clone(),
+                video: false,
+                state: CallState::MissedWhileAway,
             })
         }
         Event::PictureUpdate(update) => {
