@@ -208,7 +208,11 @@ impl Contact {
         let direct_path = state.media.put("profile", jpeg);
         // Every picture has its own ID, as on WhatsApp (clients compare IDs, not bytes).
         state.next_message += 1;
-        let id = format!("{}{:06}", crate::node::unix_now(), state.next_message % 1_000_000);
+        let id = format!(
+            "{}{:06}",
+            crate::node::unix_now(),
+            state.next_message % 1_000_000
+        );
         state.account_mut(&self.number)?.picture = Some(crate::media::StoredPicture {
             id: id.clone(),
             direct_path,

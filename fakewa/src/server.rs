@@ -249,6 +249,33 @@ impl FakeServer {
         self.shared.state().media.put_encrypted(plaintext, kind)
     }
 
+    /// Holds retry receipts unanswered (as when the sender's phone is offline) until
+    /// `release_retries`.
+    pub fn hold_retries(&self) {
+        self.shared.state().retries_held = true;
+    }
+
+    /// Answers the held retry receipts (the sender's phone is back) and stops holding
+    /// them; returns how many there were.
+    pub fn release_retries(&self) -> usize {
+        let mut state = self.shared.state();
+        state.retries_held = false;
+        let held = std::mem::take(&mut state.held_retries);
+        for retry in &held {
+            let outcome = crate::outbound::resend(
+                &mut state,
+                &retry.device,
+                &retry.id,
+                retry.count,
+                retry.bundle.clone(),
+            );
+            if let Err(err) = outcome {
+                log::info!("cannot resend {}: {err}", retry.id);
+            }
+        }
+        held.len()
+    }
+
     /// Deletes a stored file (as media expires on WhatsApp's servers); true if it was there.
     pub fn expire_media(&self, direct_path: &str) -> bool {
         self.shared.state().media.remove(direct_path)

@@ -236,6 +236,18 @@ pub(crate) struct State {
     pub welcome_new_devices: bool,
     /// QR refs offered per registration.
     pub qr_refs: usize,
+    /// While set, retry receipts wait in `held_retries` instead of being answered.
+    pub retries_held: bool,
+    pub held_retries: Vec<HeldRetry>,
+}
+
+/// A retry receipt the server has not answered yet.
+#[derive(Clone)]
+pub(crate) struct HeldRetry {
+    pub device: DeviceRecord,
+    pub id: String,
+    pub count: u32,
+    pub bundle: Option<crate::signal::bundle::WireBundle>,
 }
 
 impl Default for State {
@@ -257,6 +269,8 @@ impl Default for State {
             next_message: 0,
             welcome_new_devices: true,
             qr_refs: crate::session::QR_REF_COUNT,
+            retries_held: false,
+            held_retries: Vec::new(),
         }
     }
 }

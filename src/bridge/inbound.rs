@@ -19,7 +19,7 @@ use ruma::events::poll::unstable_start::NewUnstablePollStartEventContent;
 
 use crate::convert::media_in::MediaContent;
 use crate::convert::to_matrix::{self, Part, ToMatrix};
-use crate::db::message_map::MappedMessage;
+use crate::db::message_map::{MappedMessage, PLACEHOLDER_PART};
 use crate::db::portals::PortalRow;
 use crate::whatsapp::address::{WaChat, WaUser};
 use crate::whatsapp::inbox::{Inbox, InboxEntry};
@@ -172,7 +172,12 @@ async fn tell_owner(
 }
 
 /// The transaction ID of one part: the same message part always gets the same one.
-fn txn_for(device_id: i32, chat: &str, message_id: &str, part: usize) -> OwnedTransactionId {
+pub(super) fn txn_for(
+    device_id: i32,
+    chat: &str,
+    message_id: &str,
+    part: usize,
+) -> OwnedTransactionId {
     let digest = Sha256::digest(format!(
         "{device_id}\u{0}{chat}\u{0}{message_id}\u{0}{part}"
     ));
@@ -181,10 +186,10 @@ fn txn_for(device_id: i32, chat: &str, message_id: &str, part: usize) -> OwnedTr
 }
 
 /// Everything a converted message needs in Matrix: who says it, where.
-struct Speaker {
-    ghost: ruma::OwnedUserId,
-    sender: WaUser,
-    portal: PortalRow,
+pub(super) struct Speaker {
+    pub ghost: ruma::OwnedUserId,
+    pub sender: WaUser,
+    pub portal: PortalRow,
 }
 
 async fn bridge_one(
@@ -195,21 +200,43 @@ async fn bridge_one(
     entry: &InboxEntry,
 ) -> Result<(), BridgeError> {
     let chat_jid = chat.jid();
-    if !bridge
+    let mapped = bridge
         .db
         .mapped_by_wa_id(device_id, &chat_jid, &entry.message_id)
-        .await?
-        .is_empty()
+        .await?;
+    let placeholder = mapped
+        .iter()
+        .find(|part| part.part == PLACEHOLDER_PART)
+        .cloned();
+    if mapped.iter().any(|part| part.part != PLACEHOLDER_PART)
+        || (entry.undecryptable && placeholder.is_some())
     {
         return Ok(());
+    }
+    if entry.undecryptable {
+        let speaker = speaker(bridge, device_id, owner, chat, entry).await?;
+        return super::placeholders::hold_place(bridge, device_id, chat, entry, &speaker).await;
     }
     let mentioned = to_matrix::mentioned_jids(entry);
     let mentions = bridge.mentions_from_whatsapp(owner, &mentioned).await;
     let converted = to_matrix::convert(entry, &mentions);
-    if matches!(converted, ToMatrix::Nothing) {
+    if matches!(converted, ToMatrix::Nothing) && placeholder.is_none() {
         return Ok(());
     }
     let speaker = speaker(bridge, device_id, owner, chat, entry).await?;
+    if let Some(placeholder) = &placeholder
+        && super::placeholders::edit_in_place(
+            bridge,
+            chat,
+            entry,
+            &speaker,
+            placeholder,
+            &converted,
+        )
+        .await?
+    {
+        return Ok(());
+    }
     let target_event = |target: String| async move {
         let parts = bridge
             .db
@@ -217,7 +244,7 @@ async fn bridge_one(
             .await?;
         Ok::<_, BridgeError>(parts.into_iter().next().map(|part| part.event_id))
     };
-    match converted {
+    let outcome = match converted {
         ToMatrix::Nothing => Ok(()),
         ToMatrix::Post { parts, reply_to } => {
             let reply_to = match reply_to {
@@ -279,11 +306,16 @@ async fn bridge_one(
             }
             Ok(())
         }
+    };
+    outcome?;
+    if let Some(placeholder) = placeholder {
+        super::placeholders::remove(bridge, chat, entry, &speaker, &placeholder).await?;
     }
+    Ok(())
 }
 
 /// The sender's ghost (named, in the portal) and the portal (created if needed).
-async fn speaker(
+pub(super) async fn speaker(
     bridge: &Bridge,
     device_id: i32,
     owner: &Owner,
@@ -325,7 +357,7 @@ async fn speaker(
     })
 }
 
-async fn post(
+pub(super) async fn post(
     bridge: &Bridge,
     device_id: i32,
     chat: &WaChat,
@@ -479,6 +511,7 @@ mod tests {
             push_name: String::new(),
             from_me,
             payload: Vec::new(),
+            undecryptable: false,
         }
     }
 

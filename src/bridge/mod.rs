@@ -15,6 +15,7 @@ pub mod login;
 mod media;
 mod mentions;
 mod outbound;
+mod placeholders;
 mod portals;
 mod session_events;
 mod sessions;

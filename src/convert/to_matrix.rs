@@ -298,6 +298,7 @@ mod tests {
             push_name: "Alice".into(),
             from_me: false,
             payload: message.encode_to_vec(),
+            undecryptable: false,
         }
     }
 

@@ -18,6 +18,10 @@ pub struct MappedMessage {
 
 type Row = (i32, String, String, i32, String, String, i64);
 
+/// The part number of the notice that holds an undecryptable message's place (the
+/// queries below write it as -1).
+pub const PLACEHOLDER_PART: i32 = -1;
+
 fn mapped(
     (device_id, chat_jid, wa_message_id, part, wa_sender, event, sent_at_ms): Row,
 ) -> Option<MappedMessage> {
@@ -95,5 +99,47 @@ impl Db {
             .await?
         });
         Ok(row.and_then(mapped))
+    }
+
+    /// The placeholder of a message now is its first part (the notice was edited into it).
+    pub async fn promote_placeholder(
+        &self,
+        device_id: i32,
+        chat_jid: &str,
+        wa_message_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE message_map SET part = 0 \
+                 WHERE device_id = $1 AND chat_jid = $2 AND wa_message_id = $3 AND part = -1",
+            )
+            .bind(device_id)
+            .bind(chat_jid)
+            .bind(wa_message_id)
+            .execute(pool)
+            .await
+            .map(drop)
+        })
+    }
+
+    /// The placeholder of a message is gone (its notice was removed).
+    pub async fn forget_placeholder(
+        &self,
+        device_id: i32,
+        chat_jid: &str,
+        wa_message_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM message_map \
+                 WHERE device_id = $1 AND chat_jid = $2 AND wa_message_id = $3 AND part = -1",
+            )
+            .bind(device_id)
+            .bind(chat_jid)
+            .bind(wa_message_id)
+            .execute(pool)
+            .await
+            .map(drop)
+        })
     }
 }

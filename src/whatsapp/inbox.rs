@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use wacore::types::events::InboundMessage;
+use wacore::types::message::MessageInfo;
 use whatsapp_rust::InboundDurabilityHook;
 use whatsapp_rust::client::Client;
 use whatsapp_rust::waproto::buffa::Message as _;
@@ -27,6 +28,8 @@ pub struct InboxEntry {
     pub push_name: String,
     pub from_me: bool,
     pub payload: Vec<u8>,
+    /// Only the place of a message that could not be decrypted (yet); no payload.
+    pub undecryptable: bool,
 }
 
 impl InboxEntry {
@@ -65,7 +68,10 @@ impl Inbox {
                 added += sqlx::query(
                     "INSERT INTO wa_inbox (device_id, seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload) \
                      VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wa_inbox WHERE device_id = $1), $2, $3, $4, $5, $6, $7, $8, $9) \
-                     ON CONFLICT (device_id, chat, sender, message_id) DO NOTHING",
+                     ON CONFLICT (device_id, chat, sender, message_id) DO UPDATE SET \
+                     seq = excluded.seq, payload = excluded.payload, push_name = excluded.push_name, \
+                     sent_at_ms = excluded.sent_at_ms, undecryptable = FALSE, bridged = FALSE \
+                     WHERE wa_inbox.undecryptable",
                 )
                 .bind(self.device_id)
                 .bind(info.source.chat.to_string())
@@ -91,6 +97,37 @@ impl Inbox {
         })
     }
 
+    /// Holds the place of a message that could not be decrypted, so the portal can say it
+    /// is on its way; the decrypted copy, when it comes, takes the row over (`commit`).
+    pub async fn hold_place(&self, info: &MessageInfo) -> Result<(), sqlx::Error> {
+        let _one_at_a_time = self.commits.lock().await;
+        with_pool!(&self.db, |pool| {
+            sqlx::query(
+                "INSERT INTO wa_inbox (device_id, seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload, undecryptable) \
+                 VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wa_inbox WHERE device_id = $1), $2, $3, $4, $5, $6, $7, $8, $9, TRUE) \
+                 ON CONFLICT (device_id, chat, sender, message_id) DO NOTHING",
+            )
+            .bind(self.device_id)
+            .bind(info.source.chat.to_string())
+            .bind(info.source.sender.to_string())
+            .bind(
+                info.source
+                    .sender_alt
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            )
+            .bind(info.id.to_string())
+            .bind(info.timestamp.timestamp_millis())
+            .bind(&info.push_name)
+            .bind(info.source.is_from_me)
+            .bind(Vec::<u8>::new())
+            .execute(pool)
+            .await
+            .map(drop)
+        })
+    }
+
     /// Messages not bridged yet after `after_seq`, oldest first.
     pub async fn pending(
         &self,
@@ -99,7 +136,7 @@ impl Inbox {
     ) -> Result<Vec<InboxEntry>, sqlx::Error> {
         with_pool!(&self.db, |pool| {
             sqlx::query_as::<_, InboxEntry>(
-                "SELECT seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload FROM wa_inbox \
+                "SELECT seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload, undecryptable FROM wa_inbox \
                  WHERE device_id = $1 AND NOT bridged AND seq > $2 ORDER BY seq LIMIT $3",
             )
             .bind(self.device_id)

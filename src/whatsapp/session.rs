@@ -40,6 +40,8 @@ pub struct SessionError(String);
 /// Forwards events inline, as the library dispatches them, so their order is kept.
 struct Forwarder {
     events: mpsc::UnboundedSender<SessionEvent>,
+    /// Where the place of an undecryptable message is held.
+    inbox: Inbox,
     /// The client, once built: it knows the account's own phone number and LID.
     client: Arc<std::sync::OnceLock<Arc<Client>>>,
 }
@@ -60,6 +62,21 @@ impl Forwarder {
 
 impl EventHandler for Forwarder {
     fn handle_event(&self, event: Arc<Event>) {
+        if let Event::UndecryptableMessage(undecryptable) = event.as_ref() {
+            let inbox = self.inbox.clone();
+            let info = undecryptable.info.clone();
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                match inbox.hold_place(&info).await {
+                    Ok(()) => {
+                        let _ = events.send(SessionEvent::MessagesStored);
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not note an undecryptable message")
+                    }
+                }
+            });
+        }
         // A closed channel means the session is being torn down; nothing to tell.
         if matches!(event.as_ref(), Event::Receipt(_) | Event::Messages(_))
             && from_own_phone(&event, &self.own_account())
@@ -306,6 +323,7 @@ impl Session {
             .with_runtime(TokioRuntime)
             .with_event_handler(Forwarder {
                 events,
+                inbox: inbox.clone(),
                 client: client_cell.clone(),
             })
             .with_inbound_durability_hook(InboxHook(inbox))

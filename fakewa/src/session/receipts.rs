@@ -127,6 +127,15 @@ impl Session {
             let outcome = {
                 let mut state = self.shared.state();
                 match state.device(device.user.as_str(), device.device).cloned() {
+                    Some(record) if state.retries_held => {
+                        state.held_retries.push(crate::state::HeldRetry {
+                            device: record,
+                            id: id.clone(),
+                            count,
+                            bundle: bundle.clone(),
+                        });
+                        Ok(())
+                    }
                     Some(record) => {
                         outbound::resend(&mut state, &record, id, count, bundle.clone())
                     }
