@@ -54,6 +54,8 @@ pub struct SendOptions {
     pub corrupt_first_attempt: bool,
     /// Mark the stanza as delivered from the offline queue.
     pub offline: bool,
+    /// Send as a verified business with this name (`<verified_name>`).
+    pub business_name: Option<String>,
 }
 
 /// The `type` attribute WhatsApp puts on a message stanza.
@@ -222,11 +224,19 @@ fn send_direct(
     for device in state.companions_of(to) {
         let sealed = encrypt_for(state, from, &device, plaintext.clone())?;
         let (kind, bytes) = ciphertext_or_garbage(sealed, options.corrupt_first_attempt);
+        let mut children = vec![enc(kind.as_str(), bytes)];
+        if let Some(name) = &options.business_name {
+            children.push(
+                NodeBuilder::new("verified_name")
+                    .attr("name", name.clone())
+                    .build(),
+            );
+        }
         let node = envelope
             .builder()
             .attr("sender_lid", lid.clone())
             .attr("notify", push_name.clone())
-            .children([enc(kind.as_str(), bytes)])
+            .children(children)
             .build();
         state.delivery.enqueue(&device.jid, node);
     }

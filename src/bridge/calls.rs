@@ -8,7 +8,6 @@ use ruma::OwnedTransactionId;
 use ruma::events::room::message::RoomMessageEventContent;
 use sha2::{Digest, Sha256};
 
-use super::ghosts::display_name;
 use super::sessions::Owner;
 use super::{Bridge, BridgeError};
 use crate::whatsapp::address::{WaChat, WaUser};
@@ -81,7 +80,7 @@ impl Bridge {
                     .db
                     .ghost_display_name(&super::ghosts::ghost_identifier(person))
                     .await?
-                    .unwrap_or_else(|| display_name(person, ""));
+                    .unwrap_or_else(|| self.chat_name(person, &Default::default()));
                 self.portal(device_id, owner, &chat, &name).await?
             }
             WaChat::Group(_) => self.group_portal(device_id, owner, &chat).await?,

@@ -6,6 +6,7 @@ use std::sync::{Mutex, PoisonError};
 
 use ruma::{OwnedRoomId, OwnedUserId, RoomId};
 
+use super::contact_names::{ContactNames, render};
 use super::{Bridge, BridgeError};
 use crate::whatsapp::address::WaUser;
 
@@ -72,22 +73,47 @@ pub fn ghost_identifier(user: &WaUser) -> String {
     }
 }
 
-/// The name a ghost shows: the contact's push name, else their number.
-pub fn display_name(user: &WaUser, push_name: &str) -> String {
-    let push_name = push_name.trim();
-    // WhatsApp uses "-" for "no name"; control characters never render well.
-    if !push_name.is_empty() && push_name != "-" {
-        return push_name.chars().filter(|c| !c.is_control()).collect();
-    }
-    user.to_string()
-}
-
 impl Bridge {
-    /// The ghost of `user`, registered and named (a push name updates the name).
+    /// The name a contact shows, by the configured template.
+    pub(super) fn display_name(&self, user: &WaUser, names: &ContactNames) -> String {
+        let bridge = &self.config.bridge;
+        render(
+            &bridge.displayname_template,
+            &bridge.displayname_sources,
+            user,
+            names,
+        )
+    }
+
+    /// The name of a direct chat with `user`: the contact's name without the template's
+    /// decoration.
+    pub(super) fn chat_name(&self, user: &WaUser, names: &ContactNames) -> String {
+        render(
+            "{name}",
+            &self.config.bridge.displayname_sources,
+            user,
+            names,
+        )
+    }
+
+    /// The ghost of `user`, registered and named (its push name, when given, updates it).
     pub(super) async fn ghost(
         &self,
         user: &WaUser,
         push_name: &str,
+    ) -> Result<OwnedUserId, BridgeError> {
+        let names = ContactNames {
+            push_name,
+            business_name: "",
+        };
+        self.ghost_named(user, &names).await
+    }
+
+    /// The ghost of `user`, registered and named from what WhatsApp told of them.
+    pub(super) async fn ghost_named(
+        &self,
+        user: &WaUser,
+        names: &ContactNames<'_>,
     ) -> Result<OwnedUserId, BridgeError> {
         let identifier = ghost_identifier(user);
         let ghost = self
@@ -99,9 +125,9 @@ impl Bridge {
             self.ghosts.registered(ghost.clone());
         }
         let known = self.db.ghost_display_name(&identifier).await?;
-        // An empty push name never replaces a name the ghost already has.
-        if known.is_none() || !push_name.trim().is_empty() {
-            let name = display_name(user, push_name);
+        // Not knowing a name never replaces a name the ghost already has.
+        if known.is_none() || !names.is_empty() {
+            let name = self.display_name(user, names);
             if known.as_deref() != Some(name.as_str()) {
                 self.client.set_display_name(&ghost, &name).await?;
                 self.db
@@ -137,9 +163,5 @@ mod tests {
         let phone = WaUser::Phone("15550002001".into());
         assert_eq!(ghost_identifier(&phone), "15550002001");
         assert_eq!(ghost_identifier(&WaUser::Lid("987".into())), "lid-987");
-        assert_eq!(display_name(&phone, " Alice "), "Alice");
-        assert_eq!(display_name(&phone, "-"), "+15550002001");
-        assert_eq!(display_name(&phone, ""), "+15550002001");
-        assert_eq!(display_name(&phone, "Bob\u{0}\n"), "Bob");
     }
 }

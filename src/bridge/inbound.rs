@@ -13,6 +13,7 @@ use ruma::OwnedTransactionId;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, mpsc};
 
+use super::contact_names::ContactNames;
 use super::sessions::Owner;
 use super::{Bridge, BridgeError, is_transient};
 use ruma::events::poll::unstable_start::NewUnstablePollStartEventContent;
@@ -329,12 +330,15 @@ pub(super) async fn speaker(
             .ok_or_else(|| BridgeError::Identity(format!("unreadable sender {}", entry.sender)))?
             .prefer_phone(WaUser::parse(&entry.sender_alt))
     };
-    let push_name = if entry.from_me {
-        ""
+    let names = if entry.from_me {
+        ContactNames::default()
     } else {
-        entry.push_name.as_str()
+        ContactNames {
+            push_name: &entry.push_name,
+            business_name: &entry.business_name,
+        }
     };
-    let ghost = bridge.ghost(&sender, push_name).await?;
+    let ghost = bridge.ghost_named(&sender, &names).await?;
     if !entry.from_me {
         bridge.check_avatar_once(device_id, &sender, &ghost);
     }
@@ -343,7 +347,7 @@ pub(super) async fn speaker(
             let chat_name = if entry.from_me {
                 person.to_string()
             } else {
-                super::ghosts::display_name(person, push_name)
+                bridge.chat_name(person, &names)
             };
             bridge.portal(device_id, owner, chat, &chat_name).await?
         }
@@ -512,6 +516,7 @@ mod tests {
             from_me,
             payload: Vec::new(),
             undecryptable: false,
+            business_name: String::new(),
         }
     }
 

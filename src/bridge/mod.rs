@@ -8,6 +8,7 @@ mod calls;
 mod chat_activity;
 pub mod commands;
 pub mod connection;
+mod contact_names;
 mod ghosts;
 mod groups;
 mod inbound;

@@ -2,7 +2,6 @@
 //! its portal when there is none, after WhatsApp confirmed the number has an account.
 
 use super::account::Context;
-use super::ghosts::display_name;
 use super::sessions::Owner;
 use super::{Bridge, BridgeError};
 use crate::whatsapp::address::{WaChat, WaUser};
@@ -74,7 +73,7 @@ impl Bridge {
             .db
             .ghost_display_name(&super::ghosts::ghost_identifier(&person))
             .await?
-            .unwrap_or_else(|| display_name(&person, ""));
+            .unwrap_or_else(|| self.chat_name(&person, &Default::default()));
         let chat = WaChat::Direct(person.clone());
         let portal = self.portal(device_id, owner, &chat, &name).await?;
         self.ghost_in_room(&portal.room_id, &ghost).await?;

@@ -7,13 +7,36 @@ use super::{ConfigError, Docs, Permissions};
 pub struct BridgeConfig {
     pub command_prefix: String,
     pub permissions: Permissions,
+    pub displayname_template: String,
+    pub displayname_sources: Vec<NameSource>,
 }
+
+/// Where a contact's name can come from, for `{name}` in the display name template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NameSource {
+    /// The verified name of a business account.
+    BusinessName,
+    /// The name the contact gave themselves in WhatsApp.
+    PushName,
+    /// `+` and the phone number.
+    Phone,
+}
+
+/// The placeholders a display name template may use.
+pub const NAME_PLACEHOLDERS: &[&str] = &["{name}", "{push_name}", "{business_name}", "{phone}"];
 
 impl Default for BridgeConfig {
     fn default() -> Self {
         Self {
             command_prefix: "!wa".into(),
             permissions: Permissions::default(),
+            displayname_template: "{name}".into(),
+            displayname_sources: vec![
+                NameSource::BusinessName,
+                NameSource::PushName,
+                NameSource::Phone,
+            ],
         }
     }
 }
@@ -28,6 +51,14 @@ pub(super) const DOCS: Docs = &[
         "permissions",
         "Who may use the bridge. Keys are `*` (everyone), a server name, or a user ID; the most\nspecific key wins. Levels: block (ignored), relay (may not use the bot), commands (bot\ncommands but no login), user (may log in), admin (may also administer the bridge).",
     ),
+    (
+        "displayname_template",
+        "The display name of a contact's ghost. `{name}` is the first of `displayname_sources`\nthe contact has; `{push_name}`, `{business_name}` and `{phone}` (+ and the number) are\nthemselves. For example `{name} (WA)`.",
+    ),
+    (
+        "displayname_sources",
+        "Where `{name}` comes from, first match wins: business_name, push_name, phone. The\nphone number is used when none of them is known.",
+    ),
 ];
 
 impl BridgeConfig {
@@ -40,5 +71,38 @@ impl BridgeConfig {
             ));
         }
         self.permissions.validate(errors);
+        let template = &self.displayname_template;
+        if !NAME_PLACEHOLDERS.iter().any(|name| template.contains(name)) {
+            errors.push(ConfigError::invalid(
+                "bridge.displayname_template",
+                format!(
+                    "`{template}` names nobody: use at least one of {}",
+                    NAME_PLACEHOLDERS.join(", ")
+                ),
+            ));
+        }
+        let mut rest = template.as_str();
+        while let Some(start) = rest.find('{') {
+            let after = &rest[start..];
+            let end = after.find('}').map_or(after.len(), |end| end + 1);
+            let placeholder = &after[..end];
+            if !NAME_PLACEHOLDERS.contains(&placeholder) {
+                errors.push(ConfigError::invalid(
+                    "bridge.displayname_template",
+                    format!(
+                        "`{placeholder}` is not a placeholder; the known ones are {}",
+                        NAME_PLACEHOLDERS.join(", ")
+                    ),
+                ));
+                break;
+            }
+            rest = &after[end..];
+        }
+        if self.displayname_sources.is_empty() {
+            errors.push(ConfigError::invalid(
+                "bridge.displayname_sources",
+                "must list at least one of business_name, push_name, phone",
+            ));
+        }
     }
 }

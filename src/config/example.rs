@@ -71,6 +71,11 @@ fn scalar(value: &Value) -> String {
     match value {
         Value::Mapping(map) if map.is_empty() => "{}".into(),
         Value::Sequence(items) if items.is_empty() => "[]".into(),
+        // A list of scalars fits on its key's line in flow style: `[a, b, c]`.
+        Value::Sequence(items) => format!(
+            "[{}]",
+            items.iter().map(scalar).collect::<Vec<_>>().join(", ")
+        ),
         other => serde_norway::to_string(other)
             .map(|text| text.trim_end().to_owned())
             .unwrap_or_default(),

@@ -23,7 +23,7 @@ pub use appservice::{
     AppserviceConfig, BotConfig, TOKEN_PLACEHOLDER, USERNAME_PLACEHOLDER, is_localpart,
 };
 pub use backfill::{BackfillConfig, HistorySyncConfig};
-pub use bridge::BridgeConfig;
+pub use bridge::{BridgeConfig, NameSource};
 pub use database::{DatabaseConfig, DatabaseType};
 pub use error::ConfigError;
 pub use example::example_config;

@@ -153,6 +153,19 @@ fn bad_values_are_explained() {
             "bridge.command_prefix",
         ),
         (
+            "bridge:\n  displayname_template: 'a ghost'\n",
+            "bridge.displayname_template",
+        ),
+        (
+            "bridge:\n  displayname_template: '{nam} (WA)'\n",
+            "`{nam}` is not a placeholder",
+        ),
+        (
+            "bridge:\n  displayname_sources: []\n",
+            "bridge.displayname_sources",
+        ),
+        ("bridge:\n  displayname_sources: [nickname]\n", "nickname"),
+        (
             "whatsapp:\n  websocket_url: http://x\n",
             "whatsapp.websocket_url",
         ),

@@ -299,6 +299,7 @@ mod tests {
             from_me: false,
             payload: message.encode_to_vec(),
             undecryptable: false,
+            business_name: String::new(),
         }
     }
 

@@ -30,6 +30,8 @@ pub struct InboxEntry {
     pub payload: Vec<u8>,
     /// Only the place of a message that could not be decrypted (yet); no payload.
     pub undecryptable: bool,
+    /// The verified name of a business sender, or empty.
+    pub business_name: String,
 }
 
 impl InboxEntry {
@@ -37,6 +39,14 @@ impl InboxEntry {
     pub fn message(&self) -> Result<wa::Message, String> {
         wa::Message::decode_from_slice(&self.payload).map_err(|err| err.to_string())
     }
+}
+
+/// The sender's verified business name, if the message came with one.
+fn business_name(info: &MessageInfo) -> String {
+    info.verified_name
+        .as_ref()
+        .and_then(|verified| verified.name.clone())
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone)]
@@ -66,11 +76,12 @@ impl Inbox {
             for item in batch {
                 let info = &item.info;
                 added += sqlx::query(
-                    "INSERT INTO wa_inbox (device_id, seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload) \
-                     VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wa_inbox WHERE device_id = $1), $2, $3, $4, $5, $6, $7, $8, $9) \
+                    "INSERT INTO wa_inbox (device_id, seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload, business_name) \
+                     VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wa_inbox WHERE device_id = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                      ON CONFLICT (device_id, chat, sender, message_id) DO UPDATE SET \
                      seq = excluded.seq, payload = excluded.payload, push_name = excluded.push_name, \
-                     sent_at_ms = excluded.sent_at_ms, undecryptable = FALSE, bridged = FALSE \
+                     sent_at_ms = excluded.sent_at_ms, business_name = excluded.business_name, \
+                     undecryptable = FALSE, bridged = FALSE \
                      WHERE wa_inbox.undecryptable",
                 )
                 .bind(self.device_id)
@@ -88,6 +99,7 @@ impl Inbox {
                 .bind(&info.push_name)
                 .bind(info.source.is_from_me)
                 .bind(item.message.encode_to_vec())
+                .bind(business_name(info))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -103,8 +115,8 @@ impl Inbox {
         let _one_at_a_time = self.commits.lock().await;
         with_pool!(&self.db, |pool| {
             sqlx::query(
-                "INSERT INTO wa_inbox (device_id, seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload, undecryptable) \
-                 VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wa_inbox WHERE device_id = $1), $2, $3, $4, $5, $6, $7, $8, $9, TRUE) \
+                "INSERT INTO wa_inbox (device_id, seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload, business_name, undecryptable) \
+                 VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wa_inbox WHERE device_id = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10, TRUE) \
                  ON CONFLICT (device_id, chat, sender, message_id) DO NOTHING",
             )
             .bind(self.device_id)
@@ -122,6 +134,7 @@ impl Inbox {
             .bind(&info.push_name)
             .bind(info.source.is_from_me)
             .bind(Vec::<u8>::new())
+            .bind(business_name(info))
             .execute(pool)
             .await
             .map(drop)
@@ -136,7 +149,7 @@ impl Inbox {
     ) -> Result<Vec<InboxEntry>, sqlx::Error> {
         with_pool!(&self.db, |pool| {
             sqlx::query_as::<_, InboxEntry>(
-                "SELECT seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload, undecryptable FROM wa_inbox \
+                "SELECT seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload, undecryptable, business_name FROM wa_inbox \
                  WHERE device_id = $1 AND NOT bridged AND seq > $2 ORDER BY seq LIMIT $3",
             )
             .bind(self.device_id)
