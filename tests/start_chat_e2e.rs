@@ -93,3 +93,31 @@ async fn start_chat_opens_the_direct_chat_once_and_refuses_bad_numbers() {
     assert!(last.contains(&room), "the same room: {last}");
     assert!(person.invites().await.is_empty(), "no second portal");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inviting_a_ghost_to_a_new_room_opens_the_chat() {
+    let Linked {
+        server,
+        env: _env,
+        user: person,
+        ..
+    } = linked(Database::Sqlite, PHONE).await;
+    let _alice = server.contact(ALICE).expect("contact");
+    let own_room = person.create_dm(GHOST).await;
+    let answer = person
+        .wait_for_message(&own_room, GHOST, &format!("Your chat with +{ALICE}"))
+        .await;
+    assert!(answer.contains("not bridged"), "{answer}");
+    person.wait_for_membership(&own_room, GHOST, "leave").await;
+    let (portal, is_direct) =
+        common::wait_for("the portal invite", common::whatsapp::LINKING, || async {
+            person.invites().await.into_iter().next()
+        })
+        .await;
+    assert!(is_direct);
+    assert_ne!(portal, own_room, "the portal is a room of its own");
+    assert!(
+        answer.contains(&portal),
+        "the answer links the portal: {answer}"
+    );
+}

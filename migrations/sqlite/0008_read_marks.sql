@@ -1,3 +1,3 @@
--- How far the portal's owner has read the chat from Matrix (the WhatsApp time of the last
--- message they marked read): the next read receipt covers only what came after.
-ALTER TABLE portal ADD COLUMN read_until_ms BIGINT NOT NULL DEFAULT 0;
+-- Which messages from others the portal's owner has told WhatsApp they read (from a
+-- Matrix read receipt): each is named in one read receipt only.
+ALTER TABLE message_map ADD COLUMN read_sent BOOLEAN NOT NULL DEFAULT FALSE;

@@ -91,6 +91,19 @@ async fn on_membership(
             _ => Ok(()),
         };
     }
+    if member.content.membership == MembershipState::Invite
+        && let Some(identifier) = bridge.ids.ghost_identifier(&member.state_key)
+    {
+        return super::start_chat::ghost_invited(
+            bridge,
+            room,
+            &member.sender,
+            &member.state_key,
+            identifier,
+            &member.event_id,
+        )
+        .await;
+    }
     // The user left their management room: the bot leaves too, so no dead room lingers.
     let user_left =
         member.sender == member.state_key && member.content.membership == MembershipState::Leave;

@@ -125,7 +125,7 @@ impl Bridge {
                 .map_err(|err| BridgeError::Identity(err.to_string()))?;
         }
         self.db
-            .mark_read_until(portal.device_id, &portal.chat_jid, target.sent_at_ms)
+            .mark_read_sent(portal.device_id, &portal.chat_jid, &unread)
             .await?;
         Ok(())
     }

@@ -11,7 +11,7 @@ use crate::db::logins::LoginRow;
 use crate::whatsapp::address::WaUser;
 
 /// The WhatsApp person a ghost identifier (`digits` or `lid-<n>`) stands for.
-fn user_of_identifier(identifier: &str) -> Option<WaUser> {
+pub(super) fn user_of_identifier(identifier: &str) -> Option<WaUser> {
     let user = match identifier.strip_prefix("lid-") {
         Some(lid) => WaUser::Lid(lid.to_owned()),
         None => WaUser::Phone(identifier.to_owned()),

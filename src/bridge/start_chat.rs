@@ -1,16 +1,23 @@
-//! `start-chat <number>` (`pm`): opens the direct chat with a WhatsApp number, creating
-//! its portal when there is none, after WhatsApp confirmed the number has an account.
+//! Starting a direct chat from Matrix: `start-chat <number>` (`pm`), or inviting a
+//! contact's ghost to a new room. Both check the number is on WhatsApp, open the chat's
+//! portal (created when there is none) and point the person to it. A room the person made
+//! with a ghost is not bridged itself: the ghost answers there with the portal's link
+//! and leaves.
+
+use ruma::events::room::message::RoomMessageEventContent;
+use ruma::{EventId, OwnedTransactionId, RoomId, UserId};
 
 use super::account::Context;
+use super::mentions::user_of_identifier;
 use super::sessions::Owner;
 use super::{Bridge, BridgeError};
+use crate::config::PermissionLevel;
 use crate::whatsapp::address::{WaChat, WaUser};
 use crate::whatsapp::phone::PhoneNumber;
 
 const USAGE: &str = "Send `start-chat +<number>` with the number in international form, like `start-chat +15551234567`.";
 
 pub(super) async fn start_chat(context: &Context<'_>, args: &str) -> Result<String, BridgeError> {
-    let bridge = context.bridge;
     let input = args.trim();
     if input.is_empty() {
         return Ok(USAGE.into());
@@ -19,46 +26,100 @@ pub(super) async fn start_chat(context: &Context<'_>, args: &str) -> Result<Stri
         Ok(phone) => phone,
         Err(err) => return Ok(format!("`{input}` is not a phone number: {err}.")),
     };
-    let Some(login) = bridge.db.logins_of(context.user).await?.into_iter().next() else {
-        return Ok(
-            "You are not logged in to WhatsApp. Send `login qr` or `login phone` first.".into(),
-        );
+    context.bridge.open_chat_for(context.user, &phone).await
+}
+
+/// Someone invited a contact's ghost to a room: the ghost answers there with the link
+/// to the chat's portal (or why there is none) and leaves.
+pub(super) async fn ghost_invited(
+    bridge: &Bridge,
+    room: &RoomId,
+    inviter: &UserId,
+    ghost: &UserId,
+    identifier: &str,
+    invite: &EventId,
+) -> Result<(), BridgeError> {
+    let Some(WaUser::Phone(digits)) = user_of_identifier(identifier) else {
+        return Ok(());
     };
-    if login.phone == phone.digits() {
-        return Ok("That is your own number; chats with yourself are not bridged yet.".into());
+    // Inviting a contact into a portal is not how chats start (adding people to
+    // WhatsApp groups from Matrix is not bridged yet).
+    if bridge.db.portal_for_room(room).await?.is_some() {
+        return Ok(());
     }
-    let Some(sender) = bridge.sessions.sender(login.device_id) else {
-        return Ok(
-            "Your WhatsApp account is not connected right now; send `reconnect` and try again."
-                .into(),
-        );
-    };
-    let person = format!("+{}", phone.digits());
-    match sender.is_on_whatsapp(&phone).await {
-        Ok(true) => {}
-        Ok(false) => return Ok(format!("{person} is not on WhatsApp.")),
-        Err(err) => {
-            return Ok(format!(
-                "WhatsApp could not say whether {person} is on WhatsApp ({err}); try again."
-            ));
-        }
+    let ghost = ghost.to_owned();
+    bridge.client.ensure_registered(&ghost).await?;
+    if bridge.config.bridge.permissions.level_of(inviter) < PermissionLevel::User {
+        bridge
+            .client
+            .leave(&ghost, room, Some("not allowed to use this bridge"))
+            .await?;
+        return Ok(());
     }
-    let Ok(owner_phone) = PhoneNumber::parse(&login.phone) else {
-        return Ok("Your stored login has no readable number; log in again.".into());
+    let answer = match PhoneNumber::parse(&digits) {
+        Ok(phone) => bridge.open_chat_for(inviter, &phone).await?,
+        Err(err) => format!("This contact has no usable number: {err}."),
     };
-    let owner = Owner {
-        user: login.user_id.clone(),
-        phone: owner_phone,
-    };
-    let room = bridge
-        .open_direct_chat(login.device_id, &owner, &phone)
+    bridge.client.join(&ghost, room).await?;
+    let txn = OwnedTransactionId::from(format!(
+        "ghost-invite.{}",
+        invite.as_str().trim_start_matches('$')
+    ));
+    let content = RoomMessageEventContent::notice_markdown(format!(
+        "{answer} This room is not bridged to WhatsApp."
+    ));
+    bridge
+        .client
+        .send_message(&ghost, room, txn, &content)
         .await?;
-    Ok(format!(
-        "Your chat with {person} is [here](https://matrix.to/#/{room}) (you are invited)."
-    ))
+    bridge.client.leave(&ghost, room, None).await?;
+    Ok(())
 }
 
 impl Bridge {
+    /// Opens `user`'s chat with `phone`; the answer for them, in Markdown.
+    async fn open_chat_for(
+        &self,
+        user: &UserId,
+        phone: &PhoneNumber,
+    ) -> Result<String, BridgeError> {
+        let Some(login) = self.db.logins_of(user).await?.into_iter().next() else {
+            return Ok("You are not logged in to WhatsApp. Send `login qr` or `login phone` to the bridge bot first.".into());
+        };
+        if login.phone == phone.digits() {
+            return Ok("That is your own number; chats with yourself are not bridged yet.".into());
+        }
+        let Some(sender) = self.sessions.sender(login.device_id) else {
+            return Ok(
+                "Your WhatsApp account is not connected right now; send `reconnect` and try again."
+                    .into(),
+            );
+        };
+        let person = format!("+{}", phone.digits());
+        match sender.is_on_whatsapp(phone).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(format!("{person} is not on WhatsApp.")),
+            Err(err) => {
+                return Ok(format!(
+                    "WhatsApp could not say whether {person} is on WhatsApp ({err}); try again."
+                ));
+            }
+        }
+        let Ok(owner_phone) = PhoneNumber::parse(&login.phone) else {
+            return Ok("Your stored login has no readable number; log in again.".into());
+        };
+        let owner = Owner {
+            user: login.user_id.clone(),
+            phone: owner_phone,
+        };
+        let room = self
+            .open_direct_chat(login.device_id, &owner, phone)
+            .await?;
+        Ok(format!(
+            "Your chat with {person} is [here](https://matrix.to/#/{room}) (you are invited)."
+        ))
+    }
+
     /// The portal of the direct chat with `phone`, created if needed, with the person's
     /// ghost in it and the owner invited (again, if they left).
     async fn open_direct_chat(

@@ -1,7 +1,11 @@
-//! Read marks: how far the owner of a portal has read its chat, so each read receipt sent
-//! to WhatsApp names only the messages read since the one before.
+//! Read marks: which messages from others the owner of a portal has told WhatsApp they
+//! read, so each read receipt names only the messages read since the one before (however
+//! many share a second, WhatsApp's timestamp resolution).
 
 use super::{Db, with_pool};
+
+/// The most messages one Matrix read receipt marks read on WhatsApp.
+const MOST_PER_RECEIPT: i64 = 1000;
 
 /// A message the owner has not yet told WhatsApp they read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,8 +16,8 @@ pub struct UnreadMessage {
 }
 
 impl Db {
-    /// Messages of the chat from others than `own_sender`, after the portal's read mark
-    /// and up to `up_to_ms`, oldest first.
+    /// Messages of the chat from others than `own_sender`, not marked read yet, sent up to
+    /// `up_to_ms`; the newest `MOST_PER_RECEIPT`, oldest first.
     pub async fn unread_from_others(
         &self,
         device_id: i32,
@@ -21,21 +25,22 @@ impl Db {
         own_sender: &str,
         up_to_ms: i64,
     ) -> Result<Vec<UnreadMessage>, sqlx::Error> {
-        let rows: Vec<(String, String)> = with_pool!(self, |pool| {
+        let mut rows: Vec<(String, String)> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT m.wa_message_id, m.wa_sender FROM message_map m \
-                 JOIN portal p ON p.device_id = m.device_id AND p.chat_jid = m.chat_jid \
-                 WHERE m.device_id = $1 AND m.chat_jid = $2 AND m.part = 0 AND m.wa_sender <> $3 \
-                 AND m.sent_at_ms > p.read_until_ms AND m.sent_at_ms <= $4 \
-                 ORDER BY m.sent_at_ms, m.wa_message_id",
+                "SELECT wa_message_id, wa_sender FROM message_map \
+                 WHERE device_id = $1 AND chat_jid = $2 AND part = 0 AND wa_sender <> $3 \
+                 AND NOT read_sent AND sent_at_ms <= $4 \
+                 ORDER BY sent_at_ms DESC, wa_message_id DESC LIMIT $5",
             )
             .bind(device_id)
             .bind(chat_jid)
             .bind(own_sender)
             .bind(up_to_ms)
+            .bind(MOST_PER_RECEIPT)
             .fetch_all(pool)
             .await?
         });
+        rows.reverse();
         Ok(rows
             .into_iter()
             .map(|(wa_message_id, wa_sender)| UnreadMessage {
@@ -45,24 +50,27 @@ impl Db {
             .collect())
     }
 
-    /// Moves the portal's read mark forward to `read_until_ms` (never back).
-    pub async fn mark_read_until(
+    /// Notes that WhatsApp was told these messages were read.
+    pub async fn mark_read_sent(
         &self,
         device_id: i32,
         chat_jid: &str,
-        read_until_ms: i64,
+        messages: &[UnreadMessage],
     ) -> Result<(), sqlx::Error> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE portal SET read_until_ms = $3 \
-                 WHERE device_id = $1 AND chat_jid = $2 AND read_until_ms < $3",
-            )
-            .bind(device_id)
-            .bind(chat_jid)
-            .bind(read_until_ms)
-            .execute(pool)
-            .await
-            .map(drop)
-        })
+        for message in messages {
+            with_pool!(self, |pool| {
+                sqlx::query(
+                    "UPDATE message_map SET read_sent = TRUE \
+                     WHERE device_id = $1 AND chat_jid = $2 AND wa_message_id = $3",
+                )
+                .bind(device_id)
+                .bind(chat_jid)
+                .bind(&message.wa_message_id)
+                .execute(pool)
+                .await
+                .map(drop)
+            })?;
+        }
+        Ok(())
     }
 }
