@@ -180,3 +180,52 @@ async fn a_group_portal_mirrors_the_group_and_follows_its_changes() {
         .count();
     assert_eq!(names, 0, "an unchanged name is not set again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_groups_opens_portals_for_quiet_groups() {
+    let Linked {
+        server,
+        env: _env,
+        bot,
+        user: person,
+        room: management,
+        ..
+    } = linked(Database::Sqlite, PHONE).await;
+    server.contact(ALICE).expect("contact");
+    server.contact(BOB).expect("contact");
+    server
+        .create_group(
+            ALICE,
+            "Book club",
+            &[(PHONE, Role::Member), (BOB, Role::Admin)],
+        )
+        .expect("group");
+
+    person.send_text(&management, "sync groups").await;
+    person
+        .wait_for_message(&management, &bot, "Synced 1 group: 1 new portal")
+        .await;
+    let (room, is_direct) = common::wait_for("the group portal invite", LINKING, || async {
+        person.invites().await.into_iter().next()
+    })
+    .await;
+    assert!(!is_direct, "a group is not a direct chat");
+    person.join(&room).await;
+    state_until(&person, &room, "m.room.name", "the group's name", |name| {
+        name["name"] == "Book club"
+    })
+    .await;
+    membership_until(&person, &room, &ghost(BOB), "join").await;
+
+    // Again: nothing new, the same room.
+    person.send_text(&management, "sync groups").await;
+    person
+        .wait_for_message(&management, &bot, "Synced 1 group: 0 new portals")
+        .await;
+    assert!(person.invites().await.is_empty(), "no second portal");
+
+    person.send_text(&management, "sync everything").await;
+    person
+        .wait_for_message(&management, &bot, "Send `sync groups`")
+        .await;
+}

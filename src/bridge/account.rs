@@ -179,6 +179,27 @@ fn describe(state: &LinkState, now_ms: i64) -> String {
 }
 
 /// Restarts the sessions of the user's logins that are not connected.
+/// `sync groups`.
+pub(super) async fn sync(context: &Context<'_>, args: &str) -> Result<String, BridgeError> {
+    if args.trim() != "groups" {
+        return Ok(
+            "Send `sync groups` to get a portal for every WhatsApp group you are in.".into(),
+        );
+    }
+    let bridge = context.bridge;
+    let Some(login) = bridge.db.logins_of(context.user).await?.into_iter().next() else {
+        return Ok("You are not logged in to WhatsApp.".into());
+    };
+    let Ok(phone) = PhoneNumber::parse(&login.phone) else {
+        return Ok("Your stored login has no readable number; log in again.".into());
+    };
+    let owner = Owner {
+        user: context.user.to_owned(),
+        phone,
+    };
+    bridge.sync_all_groups(login.device_id, &owner).await
+}
+
 pub(super) async fn reconnect(context: &Context<'_>) -> Result<String, BridgeError> {
     let bridge = context.bridge;
     let logins = bridge.db.logins_of(context.user).await?;

@@ -116,6 +116,49 @@ async fn sync(
 }
 
 impl Bridge {
+    /// `sync groups`: a portal for every group the account is in (created when missing),
+    /// each brought up to date; the answer for the person.
+    pub(super) async fn sync_all_groups(
+        &self,
+        device_id: i32,
+        owner: &Owner,
+    ) -> Result<String, BridgeError> {
+        let Some(session) = self.sessions.sender(device_id) else {
+            return Ok(
+                "Your WhatsApp account is not connected right now; send `reconnect` and try again."
+                    .into(),
+            );
+        };
+        let groups = match session.participating_groups().await {
+            Ok(groups) => groups,
+            Err(err) => {
+                return Ok(format!(
+                    "WhatsApp did not list your groups ({err}); try again."
+                ));
+            }
+        };
+        let mut created = 0;
+        for chat in &groups {
+            if self
+                .db
+                .portal_for_chat(device_id, &chat.jid())
+                .await?
+                .is_some()
+            {
+                sync(self, device_id, owner, &chat.jid()).await?;
+            } else {
+                self.group_portal(device_id, owner, chat).await?;
+                created += 1;
+            }
+        }
+        Ok(format!(
+            "Synced {} group{}: {created} new portal{} (you are invited to them).",
+            groups.len(),
+            if groups.len() == 1 { "" } else { "s" },
+            if created == 1 { "" } else { "s" },
+        ))
+    }
+
     /// A group's portal; a new one starts with the group's name, topic and members.
     pub(super) async fn group_portal(
         &self,

@@ -165,6 +165,23 @@ impl SessionSender {
         })
     }
 
+    /// The groups the account is a member of.
+    pub async fn participating_groups(&self) -> Result<Vec<WaChat>, GroupError> {
+        let groups = self
+            .client
+            .groups()
+            .get_participating()
+            .await
+            .map_err(|err| GroupError::Failed(err.to_string()))?;
+        let mut chats: Vec<WaChat> = groups
+            .keys()
+            .filter_map(|jid| WaChat::parse(&jid.to_string()))
+            .filter(WaChat::is_group)
+            .collect();
+        chats.sort();
+        Ok(chats)
+    }
+
     /// Whether the number has a WhatsApp account.
     pub async fn is_on_whatsapp(&self, phone: &PhoneNumber) -> Result<bool, SendError> {
         let jid = library_jid(&WaUser::from_phone(phone).jid())?;

@@ -17,6 +17,7 @@ pub enum CommandKind {
     ListLogins,
     Reconnect,
     StartChat,
+    Sync,
 }
 
 #[derive(Debug)]
@@ -84,6 +85,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "start-chat",
         aliases: &["pm"],
         summary: "Open your WhatsApp chat with a number: `start-chat +15551234567`.",
+        min_level: PermissionLevel::User,
+    },
+    CommandSpec {
+        kind: CommandKind::Sync,
+        name: "sync",
+        aliases: &[],
+        summary: "`sync groups`: a portal for every WhatsApp group you are in, each brought up to date.",
         min_level: PermissionLevel::User,
     },
 ];
