@@ -103,12 +103,41 @@ fn assert_refused_as_too_new(result: Result<Db, DbError>) {
     }
 }
 
+async fn ghosts_are_found_by_name_or_number(db: &Db) {
+    db.set_ghost_display_name("15550002001", "Alice 100% Liddell", 1)
+        .await
+        .expect("ghost");
+    db.set_ghost_display_name("15550002002", "Bob", 1)
+        .await
+        .expect("ghost");
+    let names =
+        |found: Vec<(String, String)>| found.into_iter().map(|(_, name)| name).collect::<Vec<_>>();
+    assert_eq!(
+        names(db.search_ghosts("LIDDELL", 10).await.expect("search")),
+        ["Alice 100% Liddell"]
+    );
+    assert_eq!(
+        names(db.search_ghosts("100%", 10).await.expect("search")),
+        ["Alice 100% Liddell"],
+        "% is matched as itself"
+    );
+    assert_eq!(
+        names(db.search_ghosts("1555000200", 10).await.expect("search")),
+        ["Alice 100% Liddell", "Bob"]
+    );
+    assert!(
+        db.search_ghosts("_", 10).await.expect("search").is_empty(),
+        "_ is itself"
+    );
+}
+
 #[tokio::test]
 async fn sqlite_repositories() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = sqlite(dir.path()).await;
     transactions_are_remembered(&db).await;
     management_rooms_are_kept_and_replaced(&db).await;
+    ghosts_are_found_by_name_or_number(&db).await;
 }
 
 #[tokio::test]
@@ -116,6 +145,7 @@ async fn postgres_repositories() {
     let (db, _) = postgres().await;
     transactions_are_remembered(&db).await;
     management_rooms_are_kept_and_replaced(&db).await;
+    ghosts_are_found_by_name_or_number(&db).await;
 }
 
 #[tokio::test]

@@ -121,3 +121,44 @@ async fn inviting_a_ghost_to_a_new_room_opens_the_chat() {
         "the answer links the portal: {answer}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_contacts_by_name_or_number() {
+    let Linked {
+        server,
+        env: _env,
+        bot,
+        user: person,
+        room: management,
+        ..
+    } = linked(Database::Sqlite, PHONE).await;
+    let alice = server.contact(ALICE).expect("contact");
+    alice.set_push_name("Alice Liddell").expect("push name");
+    alice.send_text(PHONE, "hello").expect("send");
+    let room = common::wait_for("the portal invite", common::whatsapp::LINKING, || async {
+        person.invites().await.into_iter().next()
+    })
+    .await
+    .0;
+    person.join(&room).await;
+    person.wait_for_message(&room, GHOST, "hello").await;
+
+    person.send_text(&management, "search liddell").await;
+    let found = person
+        .wait_for_message(&management, &bot, "Your contacts matching `liddell`")
+        .await;
+    assert!(
+        found.contains(&format!("Alice Liddell — `start-chat +{ALICE}`")),
+        "{found}"
+    );
+    person
+        .send_text(&management, &format!("search +{}", &ALICE[..8]))
+        .await;
+    person
+        .wait_for_message(&management, &bot, "Your contacts matching `15550002`")
+        .await;
+    person.send_text(&management, "search zebra").await;
+    person
+        .wait_for_message(&management, &bot, "No contact of yours matches `zebra`")
+        .await;
+}

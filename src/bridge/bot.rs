@@ -205,6 +205,9 @@ async fn on_text(
         Resolution::Run(CommandKind::Logout) => Some(account::logout(&context).await?),
         Resolution::Run(CommandKind::ListLogins) => Some(account::list_logins(&context).await?),
         Resolution::Run(CommandKind::Reconnect) => Some(account::reconnect(&context).await?),
+        Resolution::Run(CommandKind::Search) => {
+            Some(super::start_chat::search(&context, &command.args).await?)
+        }
         Resolution::Run(CommandKind::Sync) => Some(account::sync(&context, &command.args).await?),
         Resolution::Run(CommandKind::StartChat) => {
             Some(super::start_chat::start_chat(&context, &command.args).await?)

@@ -162,3 +162,49 @@ impl Bridge {
         Ok(portal.room_id)
     }
 }
+
+/// How many contacts `search` lists at most.
+const SEARCH_RESULTS: usize = 20;
+
+/// `search <name or number>`: the person's contacts whose name or number matches.
+pub(super) async fn search(context: &Context<'_>, args: &str) -> Result<String, BridgeError> {
+    let bridge = context.bridge;
+    let query = args.trim();
+    if query.is_empty() {
+        return Ok("Send `search <name or number>`.".into());
+    }
+    let Some(login) = bridge.db.logins_of(context.user).await?.into_iter().next() else {
+        return Ok("You are not logged in to WhatsApp.".into());
+    };
+    // Only people this login knows: other users' contacts stay theirs.
+    let known: std::collections::HashSet<String> = bridge
+        .db
+        .known_people(login.device_id)
+        .await?
+        .iter()
+        .filter_map(|jid| WaUser::parse(jid))
+        .map(|user| super::ghosts::ghost_identifier(&user))
+        .collect();
+    let query = query.trim_start_matches('+');
+    let found: Vec<String> = bridge
+        .db
+        .search_ghosts(query, 500)
+        .await?
+        .into_iter()
+        .filter(|(identifier, _)| known.contains(identifier))
+        .filter_map(|(identifier, name)| {
+            let WaUser::Phone(digits) = user_of_identifier(&identifier)? else {
+                return None;
+            };
+            Some(format!("* {name} — `start-chat +{digits}`"))
+        })
+        .take(SEARCH_RESULTS)
+        .collect();
+    if found.is_empty() {
+        return Ok(format!("No contact of yours matches `{query}`."));
+    }
+    Ok(format!(
+        "Your contacts matching `{query}`:\n\n{}",
+        found.join("\n")
+    ))
+}

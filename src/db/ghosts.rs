@@ -62,4 +62,46 @@ impl Db {
                 .map(drop)
         })
     }
+
+    /// Ghosts whose name or number contains `query` (case-insensitive), by name; at most
+    /// `limit`. Returns (identifier, display name).
+    pub async fn search_ghosts(
+        &self,
+        query: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>, sqlx::Error> {
+        let escaped: String = query
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = format!("%{escaped}%");
+        with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT identifier, display_name FROM ghost \
+                 WHERE LOWER(display_name) LIKE $1 ESCAPE '\\' OR identifier LIKE $1 ESCAPE '\\' \
+                 ORDER BY display_name, identifier LIMIT $2",
+            )
+            .bind(&pattern)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })
+    }
+
+    /// Everyone a linked device has heard from or chats with directly (JIDs).
+    pub async fn known_people(&self, device_id: i32) -> Result<Vec<String>, sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT wa_sender FROM message_map WHERE device_id = $1 \
+                 UNION SELECT chat_jid FROM portal WHERE device_id = $1 AND NOT is_group",
+            )
+            .bind(device_id)
+            .fetch_all(pool)
+            .await
+        })
+    }
 }

@@ -18,6 +18,7 @@ pub enum CommandKind {
     Reconnect,
     StartChat,
     Sync,
+    Search,
 }
 
 #[derive(Debug)]
@@ -92,6 +93,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "sync",
         aliases: &[],
         summary: "`sync groups`: a portal for every WhatsApp group you are in, each brought up to date.",
+        min_level: PermissionLevel::User,
+    },
+    CommandSpec {
+        kind: CommandKind::Search,
+        name: "search",
+        aliases: &[],
+        summary: "Find your WhatsApp contacts by name or number: `search alice`.",
         min_level: PermissionLevel::User,
     },
 ];
