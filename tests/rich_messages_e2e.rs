@@ -1,6 +1,6 @@
 //! Locations, contact cards and polls end to end: what a fake WhatsApp contact shares
 //! arrives in the portal as a Matrix location, a vCard file (its bytes compared after
-//! download) and a Matrix poll; a location sent in the portal reaches the phone.
+//! download) and a Matrix poll; a location and a poll sent in the portal reach the phone.
 
 mod common;
 
@@ -124,4 +124,55 @@ async fn locations_contact_cards_and_polls_arrive_and_locations_go_back() {
     assert_eq!(at_alice.degrees_latitude, Some(51.5007));
     assert_eq!(at_alice.degrees_longitude, Some(-0.1246));
     assert_eq!(at_alice.name.as_deref(), Some("Meet here"));
+
+    // A Matrix poll reaches the phone as a WhatsApp poll, with its secret for the votes.
+    person
+        .send_event(
+            &room,
+            "org.matrix.msc3381.poll.start",
+            json!({
+                "org.matrix.msc3381.poll.start": {
+                    "question": { "org.matrix.msc1767.text": "Which film?" },
+                    "kind": "org.matrix.msc3381.poll.disclosed",
+                    "max_selections": 1,
+                    "answers": [
+                        { "id": "a", "org.matrix.msc1767.text": "Alien" },
+                        { "id": "b", "org.matrix.msc1767.text": "Brazil" }
+                    ]
+                },
+                "org.matrix.msc1767.text": "Which film?\n1. Alien\n2. Brazil"
+            }),
+        )
+        .await;
+    let poll = server_event(&mut seen, "the poll at alice", |event| match event {
+        ServerEvent::MessageDecrypted(received) if received.recipient.user == ALICE => {
+            let secret = received
+                .message
+                .message_context_info
+                .as_option()
+                .and_then(|info| info.message_secret.clone());
+            received
+                .message
+                .poll_creation_message_v3
+                .as_option()
+                .cloned()
+                .map(|poll| (poll, secret))
+        }
+        _ => None,
+    })
+    .await;
+    let (poll, secret) = poll;
+    assert_eq!(poll.name.as_deref(), Some("Which film?"));
+    let options: Vec<_> = poll
+        .options
+        .iter()
+        .filter_map(|option| option.option_name.clone())
+        .collect();
+    assert_eq!(options, ["Alien", "Brazil"]);
+    assert_eq!(poll.selectable_options_count, Some(1));
+    assert_eq!(
+        secret.map(|secret| secret.len()),
+        Some(32),
+        "votes need the secret"
+    );
 }

@@ -34,6 +34,9 @@ pub(super) async fn handle(bridge: &Bridge, event: &AnyTimelineEvent) -> Result<
             AnyMessageLikeEvent::Reaction(MessageLikeEvent::Original(reaction)) => {
                 super::outbound::on_reaction(bridge, &portal, reaction).await
             }
+            AnyMessageLikeEvent::UnstablePollStart(MessageLikeEvent::Original(poll)) => {
+                super::outbound::on_poll(bridge, &portal, poll).await
+            }
             AnyMessageLikeEvent::RoomRedaction(
                 ruma::events::room::redaction::RoomRedactionEvent::Original(redaction),
             ) => super::outbound::on_redaction(bridge, &portal, redaction).await,

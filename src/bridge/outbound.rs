@@ -153,6 +153,25 @@ pub(super) async fn on_sticker(
     send(bridge, portal, &login, &sticker.event_id, outgoing).await
 }
 
+pub(super) async fn on_poll(
+    bridge: &Bridge,
+    portal: &PortalRow,
+    poll: &ruma::events::poll::unstable_start::OriginalUnstablePollStartEvent,
+) -> Result<(), BridgeError> {
+    use ruma::events::poll::unstable_start::UnstablePollStartEventContent;
+    let Some(login) = owner_login(bridge, portal, &poll.sender).await? else {
+        return Ok(());
+    };
+    let outgoing = match &poll.content {
+        UnstablePollStartEventContent::New(content) => {
+            crate::convert::poll_out::poll(&content.poll_start, rand::random())
+                .map(|message| Outgoing::Ready(Box::new(message)))
+        }
+        _ => Err(NotBridged::Unsupported("an edit of a poll")),
+    };
+    send(bridge, portal, &login, &poll.event_id, outgoing).await
+}
+
 pub(super) async fn on_reaction(
     bridge: &Bridge,
     portal: &PortalRow,
