@@ -14,6 +14,7 @@ use whatsapp_rust::waproto::buffa;
 const PHONE: &str = "15550001234";
 const ALICE: &str = "15550002001";
 const GHOST: &str = "@whatsapp_15550002001:localhost";
+const DINNER_SECRET: [u8; 32] = [5; 32];
 const VCARD: &str =
     "BEGIN:VCARD\nVERSION:3.0\nFN:Bob Builder\nTEL;type=CELL:+15550002002\nEND:VCARD";
 
@@ -50,7 +51,11 @@ async fn locations_contact_cards_and_polls_arrive_and_locations_go_back() {
         }),
         ..Default::default()
     });
-    send(wa::Message {
+    let dinner_poll = send(wa::Message {
+        message_context_info: buffa::MessageField::some(wa::MessageContextInfo {
+            message_secret: Some(DINNER_SECRET.to_vec()),
+            ..Default::default()
+        }),
         poll_creation_message_v3: buffa::MessageField::some(wa::message::PollCreationMessage {
             name: Some("Dinner where?".into()),
             options: ["Home", "Out"]
@@ -156,12 +161,12 @@ async fn locations_contact_cards_and_polls_arrive_and_locations_go_back() {
                 .poll_creation_message_v3
                 .as_option()
                 .cloned()
-                .map(|poll| (poll, secret))
+                .map(|poll| (poll, secret, received.id.clone()))
         }
         _ => None,
     })
     .await;
-    let (poll, secret) = poll;
+    let (poll, secret, poll_id) = poll;
     assert_eq!(poll.name.as_deref(), Some("Which film?"));
     let options: Vec<_> = poll
         .options
@@ -170,9 +175,68 @@ async fn locations_contact_cards_and_polls_arrive_and_locations_go_back() {
         .collect();
     assert_eq!(options, ["Alien", "Brazil"]);
     assert_eq!(poll.selectable_options_count, Some(1));
+    let secret = secret.expect("votes need the secret");
+    assert_eq!(secret.len(), 32);
+
+    // Alice votes on her phone: her ghost answers the Matrix poll with the same choice.
+    alice
+        .vote(
+            &chat,
+            &poll_id,
+            &fakewa::Jid::pn(PHONE),
+            false,
+            &secret,
+            &["Brazil"],
+        )
+        .expect("vote");
+    let poll_event = common::wait_for("the poll in the portal", LINKING, || async {
+        person
+            .timeline(&room)
+            .await
+            .into_iter()
+            .find(|event| {
+                event["type"] == "org.matrix.msc3381.poll.start" && event["sender"] != GHOST
+            })
+            .and_then(|event| event["event_id"].as_str().map(str::to_owned))
+    })
+    .await;
+    let response = common::wait_for("alice's vote", LINKING, || async {
+        person.timeline(&room).await.into_iter().find(|event| {
+            event["type"] == "org.matrix.msc3381.poll.response"
+                && event["content"]["m.relates_to"]["event_id"] == poll_event.as_str()
+        })
+    })
+    .await;
+    assert_eq!(response["sender"], GHOST);
     assert_eq!(
-        secret.map(|secret| secret.len()),
-        Some(32),
-        "votes need the secret"
+        response["content"]["org.matrix.msc3381.poll.response"]["answers"],
+        json!(["b"])
+    );
+
+    // Alice votes in her own poll: the vote answers the poll she created.
+    alice
+        .vote(
+            &chat,
+            &dinner_poll,
+            &alice.jid(),
+            true,
+            &DINNER_SECRET,
+            &["Out"],
+        )
+        .expect("vote");
+    let dinner_event = events[2]["event_id"]
+        .as_str()
+        .expect("poll event")
+        .to_owned();
+    let response = common::wait_for("alice's dinner vote", LINKING, || async {
+        person.timeline(&room).await.into_iter().find(|event| {
+            event["type"] == "org.matrix.msc3381.poll.response"
+                && event["content"]["m.relates_to"]["event_id"] == dinner_event.as_str()
+        })
+    })
+    .await;
+    assert_eq!(
+        response["content"]["org.matrix.msc3381.poll.response"]["answers"],
+        json!(["2"])
     );
 }

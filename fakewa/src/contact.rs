@@ -129,6 +129,53 @@ impl Contact {
         }
     }
 
+    /// Votes in a poll of `chat` as WhatsApp does: the chosen options' hashes encrypted
+    /// with a key derived from the poll's secret, its ID, its creator and this voter.
+    /// Returns the vote message's ID.
+    pub fn vote(
+        &self,
+        chat: &Chat,
+        poll_id: &str,
+        poll_creator: &Jid,
+        poll_from_voter: bool,
+        secret: &[u8],
+        options: &[&str],
+    ) -> Result<String> {
+        let chosen: Vec<Vec<u8>> = options
+            .iter()
+            .map(|option| wacore::poll::compute_option_hash(option).to_vec())
+            .collect();
+        let creator = format!("{}@{}", poll_creator.user, poll_creator.server);
+        let voter = format!("{}@{}", self.jid().user, self.jid().server);
+        let (payload, iv) =
+            wacore::poll::encrypt_poll_vote_with_secret(&chosen, secret, poll_id, &creator, &voter)
+                .map_err(|err| {
+                    FakeWaError::UnknownMessage(format!("cannot encrypt a vote: {err}"))
+                })?;
+        let remote = match chat {
+            Chat::Direct(number) => Jid::pn(number.as_str()).to_string(),
+            Chat::Group(group) => group.to_string(),
+        };
+        let message = wa::Message {
+            poll_update_message: buffa::MessageField::some(wa::message::PollUpdateMessage {
+                poll_creation_message_key: buffa::MessageField::some(wa::MessageKey {
+                    remote_jid: Some(remote),
+                    from_me: Some(poll_from_voter),
+                    id: Some(poll_id.to_owned()),
+                    participant: None,
+                }),
+                vote: buffa::MessageField::some(wa::message::PollEncValue {
+                    enc_payload: Some(payload),
+                    enc_iv: Some(iv.to_vec()),
+                }),
+                sender_timestamp_ms: Some(crate::node::unix_now() as i64 * 1000),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.send(chat, &message, &SendOptions::default())
+    }
+
     /// Rings the connected companions of `to` (a voice or video call offer); returns
     /// the call's ID. Only live devices ring, as on WhatsApp.
     pub fn call(&self, to: &str, video: bool) -> String {

@@ -221,6 +221,12 @@ async fn bridge_one(
     let mentioned = to_matrix::mentioned_jids(entry);
     let mentions = bridge.mentions_from_whatsapp(owner, &mentioned).await;
     let converted = to_matrix::convert(entry, &mentions);
+    if let Some(secret) = to_matrix::poll_secret(entry) {
+        bridge
+            .db
+            .keep_poll_secret(device_id, &chat_jid, &entry.message_id, &secret)
+            .await?;
+    }
     if matches!(converted, ToMatrix::Nothing) && placeholder.is_none() {
         return Ok(());
     }
@@ -286,6 +292,9 @@ async fn bridge_one(
                 )
                 .await?;
             Ok(())
+        }
+        ToMatrix::Vote(vote) => {
+            super::votes::vote(bridge, owner, chat, entry, &speaker, &vote).await
         }
         ToMatrix::Revoke { target } => {
             let parts = bridge

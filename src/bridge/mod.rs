@@ -21,6 +21,7 @@ mod portals;
 mod session_events;
 mod sessions;
 mod start_chat;
+mod votes;
 
 use std::sync::Arc;
 

@@ -162,13 +162,28 @@ pub(super) async fn on_poll(
     let Some(login) = owner_login(bridge, portal, &poll.sender).await? else {
         return Ok(());
     };
+    let message_id = wa_message_id(&poll.event_id);
+    // A poll sent again after a crash keeps its first secret: WhatsApp may have that one.
+    let secret: [u8; 32] = bridge
+        .db
+        .poll_secret(portal.device_id, &portal.chat_jid, &message_id)
+        .await?
+        .and_then(|kept| <[u8; 32]>::try_from(kept.as_slice()).ok())
+        .unwrap_or_else(rand::random);
     let outgoing = match &poll.content {
         UnstablePollStartEventContent::New(content) => {
-            crate::convert::poll_out::poll(&content.poll_start, rand::random())
+            crate::convert::poll_out::poll(&content.poll_start, secret)
                 .map(|message| Outgoing::Ready(Box::new(message)))
         }
         _ => Err(NotBridged::Unsupported("an edit of a poll")),
     };
+    if outgoing.is_ok() {
+        // Kept before sending: a vote may come back before the send returns.
+        bridge
+            .db
+            .keep_poll_secret(portal.device_id, &portal.chat_jid, &message_id, &secret)
+            .await?;
+    }
     send(bridge, portal, &login, &poll.event_id, outgoing).await
 }
 

@@ -41,6 +41,8 @@ pub enum ToMatrix {
     },
     /// The sender deleted `target` for everyone.
     Revoke { target: String },
+    /// The sender voted in a poll (encrypted with the poll's secret).
+    Vote(crate::whatsapp::poll::EncryptedVote),
     /// Nothing to show: protocol traffic (keys, history sync, receipts of other kinds).
     Nothing,
 }
@@ -145,6 +147,22 @@ fn text_content(text: &str, mentions: &Mentions) -> RoomMessageEventContent {
     content
 }
 
+/// The secret of a poll, which its votes are encrypted with.
+pub fn poll_secret(entry: &InboxEntry) -> Option<Vec<u8>> {
+    let message = entry.message().ok()?;
+    let is_poll = message.poll_creation_message.is_set()
+        || message.poll_creation_message_v2.is_set()
+        || message.poll_creation_message_v3.is_set();
+    if !is_poll {
+        return None;
+    }
+    message
+        .message_context_info
+        .as_option()
+        .and_then(|info| info.message_secret.clone())
+        .filter(|secret| !secret.is_empty())
+}
+
 /// The JIDs a message says it mentions (its text's `@number`s).
 pub fn mentioned_jids(entry: &InboxEntry) -> Vec<String> {
     let Ok(message) = entry.message() else {
@@ -235,10 +253,26 @@ pub fn convert(entry: &InboxEntry, mentions: &Mentions) -> ToMatrix {
     if let Some(poll) = rich_in::poll(&message) {
         return ToMatrix::post_part(Part::Poll(Box::new(poll)));
     }
-    if message.poll_update_message.is_set() {
-        // A vote, encrypted with the poll's secret: not counted yet, but said.
+    if let Some(update) = message.poll_update_message.as_option() {
+        let key = update.poll_creation_message_key.as_option();
+        let vote = update.vote.as_option();
+        if let (Some(key), Some(vote)) = (key, vote)
+            && let (Some(poll_id), Some(payload), Some(iv)) = (
+                key.id.clone(),
+                vote.enc_payload.clone(),
+                vote.enc_iv.clone(),
+            )
+        {
+            return ToMatrix::Vote(crate::whatsapp::poll::EncryptedVote {
+                poll_id,
+                poll_by_voter: key.from_me.unwrap_or(false),
+                poll_creator: key.participant.clone(),
+                payload,
+                iv,
+            });
+        }
         return ToMatrix::post(RoomMessageEventContent::notice_plain(
-            "Voted in a poll (votes are not bridged yet; see them on your phone).",
+            "Voted in a poll the bridge cannot read (see the votes on your phone).",
         ));
     }
 

@@ -7,6 +7,7 @@ pub mod ghosts;
 pub mod logins;
 pub mod management_rooms;
 pub mod message_map;
+pub mod poll_secrets;
 pub mod portals;
 pub mod reactions;
 pub mod read_marks;

@@ -146,6 +146,34 @@ impl HomeserverClient {
         Ok(self.send(user, request).await?.event_id)
     }
 
+    /// The answers of a poll start event: (answer ID, answer text), as `reader` sees it.
+    pub async fn poll_answers(
+        &self,
+        reader: &UserId,
+        room: &RoomId,
+        event: &EventId,
+    ) -> Result<Vec<(String, String)>, HomeserverError> {
+        let request = get_room_event::v3::Request::new(room.to_owned(), event.to_owned());
+        let response = self.send(reader, request).await?;
+        let value: serde_json::Value = response
+            .event
+            .deserialize_as_unchecked()
+            .unwrap_or_default();
+        let answers = value["content"]["org.matrix.msc3381.poll.start"]["answers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(answers
+            .iter()
+            .filter_map(|answer| {
+                Some((
+                    answer["id"].as_str()?.to_owned(),
+                    answer["org.matrix.msc1767.text"].as_str()?.to_owned(),
+                ))
+            })
+            .collect())
+    }
+
     /// The body of a message in the room, as `reader` sees it (None if it has none).
     pub async fn message_body(
         &self,

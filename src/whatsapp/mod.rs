@@ -8,6 +8,7 @@ pub mod login_event;
 pub mod media;
 pub mod outgoing;
 pub mod phone;
+pub mod poll;
 pub mod session;
 pub mod session_event;
 pub mod store;
