@@ -86,7 +86,7 @@ async fn photos_voice_notes_documents_and_stickers_arrive_as_matrix_media() {
 
     let photo = file(7, 30_000);
     let stored = alice.upload(&photo, MediaKind::Image).expect("upload");
-    send(wa::Message {
+    let photo_id = send(wa::Message {
         image_message: buffa::MessageField::some(wa::message::ImageMessage {
             url: url_of(&server, &stored),
             direct_path: Some(stored.direct_path.clone()),
@@ -119,6 +119,46 @@ async fn photos_voice_notes_documents_and_stickers_arrive_as_matrix_media() {
     assert_eq!(content["info"]["size"], photo.len());
     let url = content["url"].as_str().expect("the photo has an mxc URL");
     assert_eq!(person.download(url).await, photo, "the very same bytes");
+
+    // Alice changes the caption on her phone: the photo's event is replaced by the same
+    // photo with the new caption.
+    send(wa::Message {
+        protocol_message: buffa::MessageField::some(wa::message::ProtocolMessage {
+            key: buffa::MessageField::some(wa::MessageKey {
+                remote_jid: Some(format!("{PHONE}@s.whatsapp.net")),
+                from_me: Some(true),
+                id: Some(photo_id),
+                participant: None,
+            }),
+            r#type: Some(wa::message::protocol_message::Type::MESSAGE_EDIT),
+            edited_message: buffa::MessageField::some(wa::Message {
+                image_message: buffa::MessageField::some(wa::message::ImageMessage {
+                    caption: Some("the view, at dusk".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let photo_event = image["event_id"].as_str().expect("event id").to_owned();
+    let edit = alice_event(
+        &person,
+        &room,
+        "m.room.message",
+        "the caption edit",
+        |event| {
+            event["content"]["m.relates_to"]["rel_type"] == "m.replace"
+                && event["content"]["m.relates_to"]["event_id"] == photo_event.as_str()
+        },
+    )
+    .await;
+    let new = &edit["content"]["m.new_content"];
+    assert_eq!(new["body"], "the view, at dusk");
+    assert_eq!(new["msgtype"], "m.image");
+    assert_eq!(new["url"], url, "the same file");
+    assert_eq!(new["filename"], "image.jpg");
 
     let voice = file(11, 9_000);
     let stored = alice.upload(&voice, MediaKind::Audio).expect("upload");
@@ -237,8 +277,12 @@ async fn photos_voice_notes_documents_and_stickers_arrive_as_matrix_media() {
         body.contains("a photo") && body.contains("lost photo"),
         "{body}"
     );
-    // Each file once.
-    let media = from_alice(&person, &room, "m.room.message").await;
+    // Each file once (and the caption edit, which is no file of its own).
+    let media: Vec<_> = from_alice(&person, &room, "m.room.message")
+        .await
+        .into_iter()
+        .filter(|event| event["content"]["m.relates_to"]["rel_type"] != "m.replace")
+        .collect();
     assert_eq!(
         media.len(),
         4,

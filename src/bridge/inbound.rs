@@ -293,6 +293,9 @@ async fn bridge_one(
                 .await?;
             Ok(())
         }
+        ToMatrix::EditCaption { target, caption } => {
+            super::captions::edit_caption(bridge, chat, entry, &speaker, &target, &caption).await
+        }
         ToMatrix::Vote(vote) => {
             super::votes::vote(bridge, owner, chat, entry, &speaker, &vote).await
         }

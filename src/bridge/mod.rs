@@ -5,6 +5,7 @@ mod account;
 mod avatars;
 mod bot;
 mod calls;
+mod captions;
 mod chat_activity;
 pub mod commands;
 pub mod connection;

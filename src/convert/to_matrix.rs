@@ -41,6 +41,8 @@ pub enum ToMatrix {
     },
     /// The sender deleted `target` for everyone.
     Revoke { target: String },
+    /// The sender changed the caption of the file `target` to `caption`.
+    EditCaption { target: String, caption: String },
     /// The sender voted in a poll (encrypted with the poll's secret).
     Vote(crate::whatsapp::poll::EncryptedVote),
     /// Nothing to show: protocol traffic (keys, history sync, receipts of other kinds).
@@ -108,6 +110,26 @@ fn text_of(message: &wa::Message) -> Option<&str> {
             .as_option()
             .and_then(|extended| extended.text.as_deref())
     })
+}
+
+/// The caption of a photo, video or document (what a caption edit carries).
+fn caption_of(message: &wa::Message) -> Option<&str> {
+    message
+        .image_message
+        .as_option()
+        .and_then(|image| image.caption.as_deref())
+        .or_else(|| {
+            message
+                .video_message
+                .as_option()
+                .and_then(|video| video.caption.as_deref())
+        })
+        .or_else(|| {
+            message
+                .document_message
+                .as_option()
+                .and_then(|document| document.caption.as_deref())
+        })
 }
 
 /// A text with its WhatsApp formatting as HTML (when it has any) and its mentions as
@@ -287,14 +309,20 @@ pub fn convert(entry: &InboxEntry, mentions: &Mentions) -> ToMatrix {
     if let Some(edit) = edit_of(&message)
         && let Some(target) = key_id(&edit.key)
     {
-        let new_text = edit.edited_message.as_option().and_then(text_of);
-        return match new_text {
-            Some(text) => ToMatrix::Edit {
+        let edited = edit.edited_message.as_option();
+        let new_text = edited.and_then(text_of);
+        let new_caption = edited.and_then(caption_of);
+        return match (new_text, new_caption) {
+            (Some(text), _) => ToMatrix::Edit {
                 target,
                 content: Box::new(text_content(text, mentions)),
             },
+            (None, Some(caption)) => ToMatrix::EditCaption {
+                target,
+                caption: caption.to_owned(),
+            },
             // An edit of a caption or of another kind: not converted yet, but said.
-            None => ToMatrix::post(RoomMessageEventContent::notice_plain(
+            (None, None) => ToMatrix::post(RoomMessageEventContent::notice_plain(
                 "Edited a message (the new version is on your phone).",
             )),
         };

@@ -146,6 +146,48 @@ impl HomeserverClient {
         Ok(self.send(user, request).await?.event_id)
     }
 
+    /// The content of an event, as JSON, as `reader` sees it.
+    pub async fn event_content(
+        &self,
+        reader: &UserId,
+        room: &RoomId,
+        event: &EventId,
+    ) -> Result<serde_json::Value, HomeserverError> {
+        let request = get_room_event::v3::Request::new(room.to_owned(), event.to_owned());
+        let response = self.send(reader, request).await?;
+        let value: serde_json::Value = response
+            .event
+            .deserialize_as_unchecked()
+            .unwrap_or_default();
+        Ok(value["content"].clone())
+    }
+
+    /// Sends `content` (JSON) as an `m.room.message` as `user` with its original time.
+    pub async fn send_json_message_at(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        txn_id: OwnedTransactionId,
+        content: &serde_json::Value,
+        sent_at_ms: i64,
+    ) -> Result<OwnedEventId, HomeserverError> {
+        let raw =
+            serde_json::value::to_raw_value(content).map_err(|err| HomeserverError::Build {
+                endpoint: "send_message_event".into(),
+                detail: err.to_string(),
+            })?;
+        let mut request = send_message_event::v3::Request::new_raw(
+            room.to_owned(),
+            txn_id,
+            ruma::events::MessageLikeEventType::RoomMessage,
+            Raw::from_json(raw),
+        );
+        request.timestamp = UInt::try_from(sent_at_ms.max(0))
+            .ok()
+            .map(MilliSecondsSinceUnixEpoch);
+        Ok(self.send(user, request).await?.event_id)
+    }
+
     /// The answers of a poll start event: (answer ID, answer text), as `reader` sees it.
     pub async fn poll_answers(
         &self,
