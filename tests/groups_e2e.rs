@@ -193,13 +193,17 @@ async fn sync_groups_opens_portals_for_quiet_groups() {
     } = linked(Database::Sqlite, PHONE).await;
     server.contact(ALICE).expect("contact");
     server.contact(BOB).expect("contact");
-    server
+    let group = server
         .create_group(
             ALICE,
             "Book club",
             &[(PHONE, Role::Member), (BOB, Role::Admin)],
         )
         .expect("group");
+    let first_picture = b"\xFF\xD8\xFF\xE0 the book club".to_vec();
+    group
+        .set_picture(ALICE, first_picture.clone())
+        .expect("picture");
 
     person.send_text(&management, "sync groups").await;
     person
@@ -216,6 +220,32 @@ async fn sync_groups_opens_portals_for_quiet_groups() {
     })
     .await;
     membership_until(&person, &room, &ghost(BOB), "join").await;
+    let avatar = state_until(
+        &person,
+        &room,
+        "m.room.avatar",
+        "the group's picture",
+        |avatar| avatar["url"].is_string(),
+    )
+    .await;
+    let first_mxc = avatar["url"].as_str().expect("mxc").to_owned();
+    assert_eq!(person.download(&first_mxc).await, first_picture);
+
+    // A new picture on WhatsApp: the room's avatar follows.
+    let second_picture = b"\xFF\xD8\xFF\xE0 the book club, later".to_vec();
+    group
+        .set_picture(BOB, second_picture.clone())
+        .expect("picture");
+    let avatar = state_until(
+        &person,
+        &room,
+        "m.room.avatar",
+        "the new picture",
+        |avatar| avatar["url"].is_string() && avatar["url"] != first_mxc.as_str(),
+    )
+    .await;
+    let second_mxc = avatar["url"].as_str().expect("mxc").to_owned();
+    assert_eq!(person.download(&second_mxc).await, second_picture);
 
     // Again: nothing new, the same room.
     person.send_text(&management, "sync groups").await;

@@ -43,6 +43,7 @@ pub(crate) struct Group {
     pub members: Vec<Member>,
     /// (sender number, device key) pairs that already hold the sender's key.
     pub skdm_sent: HashSet<(String, String)>,
+    pub picture: Option<crate::media::StoredPicture>,
 }
 
 impl Group {
@@ -58,6 +59,7 @@ impl Group {
             created: now,
             members,
             skdm_sent: HashSet::new(),
+            picture: None,
         }
     }
 
@@ -172,6 +174,43 @@ pub struct GroupHandle {
 impl GroupHandle {
     pub fn jid(&self) -> Jid {
         Jid::group(self.id.as_str())
+    }
+
+    /// Sets the group's picture (a JPEG) as member `by`, and tells the members' companions.
+    pub fn set_picture(&self, by: &str, jpeg: Vec<u8>) -> crate::error::Result<()> {
+        use crate::error::FakeWaError;
+        let mut state = self.shared.state();
+        let direct_path = state.media.put("profile", jpeg);
+        state.next_message += 1;
+        let id = format!("{}{:06}", unix_now(), state.next_message % 1_000_000);
+        let notification_id = state.message_id();
+        let group = state
+            .groups
+            .get_mut(&self.id)
+            .ok_or_else(|| FakeWaError::UnknownGroup(self.id.clone()))?;
+        group.picture = Some(crate::media::StoredPicture {
+            id: id.clone(),
+            direct_path,
+        });
+        let members = group.member_numbers();
+        let group_jid = group.jid();
+        let node = NodeBuilder::new("notification")
+            .attr("from", group_jid.clone())
+            .attr("id", notification_id)
+            .attr("type", "picture")
+            .attr("t", unix_now().to_string())
+            .children([NodeBuilder::new("set")
+                .attr("jid", group_jid)
+                .attr("id", id)
+                .attr("author", Jid::pn(by))
+                .build()])
+            .build();
+        for number in members {
+            for device in state.companions_of(&number) {
+                state.delivery.enqueue(&device.jid, node.clone());
+            }
+        }
+        Ok(())
     }
 
     /// Applies a change made by member `by` and notifies every member's

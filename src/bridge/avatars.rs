@@ -1,6 +1,7 @@
-//! Ghost avatars from WhatsApp profile pictures: looked at the first time a contact
-//! speaks in a run and whenever WhatsApp says the picture changed; uploaded only when
-//! the picture's ID differs from the one the avatar shows.
+//! Avatars from WhatsApp pictures. Ghosts: looked at the first time a contact speaks in
+//! a run and whenever WhatsApp says the picture changed. Group portals: whenever the group
+//! is brought up to date. Uploaded only when the picture's ID differs from the one the
+//! avatar shows.
 
 use ruma::OwnedMxcUri;
 
@@ -65,6 +66,49 @@ impl Bridge {
         self.db
             .set_ghost_avatar_id(&identifier, &id, self.clock.now_ms())
             .await?;
+        Ok(())
+    }
+
+    /// Brings the group's picture to its portal's avatar (`m.room.avatar`).
+    pub(super) async fn refresh_group_avatar(
+        &self,
+        portal: &crate::db::portals::PortalRow,
+    ) -> Result<(), BridgeError> {
+        let Some(chat) = crate::whatsapp::address::WaChat::parse(&portal.chat_jid) else {
+            return Ok(());
+        };
+        let sender = self
+            .sessions
+            .sender(portal.device_id)
+            .ok_or(BridgeError::NotConnected)?;
+        let shown = self.db.portal_avatar_id(&portal.room_id).await?;
+        let photo = sender
+            .group_picture(&chat)
+            .await
+            .map_err(|err| BridgeError::Identity(err.to_string()))?;
+        let (content, id) = match photo {
+            Some(photo) if photo.id == shown => return Ok(()),
+            Some(photo) => {
+                let mxc = self
+                    .client
+                    .upload(self.ids.bot(), photo.jpeg, "image/jpeg", "group.jpg")
+                    .await?;
+                (serde_json::json!({ "url": mxc }), photo.id)
+            }
+            None if shown.is_empty() => return Ok(()),
+            // The picture was removed: so is the room's avatar.
+            None => (serde_json::json!({}), String::new()),
+        };
+        self.client
+            .set_state(
+                self.ids.bot(),
+                &portal.room_id,
+                "m.room.avatar",
+                "",
+                &content,
+            )
+            .await?;
+        self.db.set_portal_avatar_id(&portal.room_id, &id).await?;
         Ok(())
     }
 }

@@ -103,7 +103,11 @@ async fn sync(
         return Ok(());
     };
     match session.group_info(&chat).await {
-        Ok(info) => apply(bridge, owner, &portal, &info).await,
+        Ok(info) => {
+            apply(bridge, owner, &portal, &info).await?;
+            group_avatar(bridge, &portal).await;
+            Ok(())
+        }
         Err(GroupError::NotMember) => {
             tracing::info!(device_id, group = %jid, "the account is no longer in a group");
             Ok(())
@@ -188,8 +192,16 @@ impl Bridge {
         let portal = self.portal(device_id, owner, chat, &name).await?;
         if let Some(info) = info {
             apply(self, owner, &portal, &info).await?;
+            group_avatar(self, &portal).await;
         }
         Ok(portal)
+    }
+}
+
+/// The group's picture as the room's avatar; a failure is logged (the next sync retries).
+async fn group_avatar(bridge: &Bridge, portal: &PortalRow) {
+    if let Err(err) = bridge.refresh_group_avatar(portal).await {
+        tracing::info!(group = %portal.chat_jid, error = %err, "could not bring a group's picture over");
     }
 }
 

@@ -89,4 +89,30 @@ impl Db {
         });
         Ok(rows.into_iter().filter_map(portal).collect())
     }
+
+    /// The WhatsApp picture a portal's avatar shows ('' for none).
+    pub async fn portal_avatar_id(&self, room: &RoomId) -> Result<String, sqlx::Error> {
+        let id: Option<String> = with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT avatar_id FROM portal WHERE room_id = $1")
+                .bind(room.as_str())
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(id.unwrap_or_default())
+    }
+
+    pub async fn set_portal_avatar_id(
+        &self,
+        room: &RoomId,
+        avatar_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE portal SET avatar_id = $2 WHERE room_id = $1")
+                .bind(room.as_str())
+                .bind(avatar_id)
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+    }
 }

@@ -198,10 +198,18 @@ impl SessionSender {
 
     /// The person's current profile picture; None when they have none (or hide it).
     pub async fn profile_picture(&self, user: &WaUser) -> Result<Option<ProfilePhoto>, MediaError> {
-        let jid: whatsapp_rust::Jid = user
-            .jid()
+        self.picture_of(&user.jid()).await
+    }
+
+    /// The group's current picture; None when it has none.
+    pub async fn group_picture(&self, group: &WaChat) -> Result<Option<ProfilePhoto>, MediaError> {
+        self.picture_of(&group.jid()).await
+    }
+
+    async fn picture_of(&self, jid: &str) -> Result<Option<ProfilePhoto>, MediaError> {
+        let jid: whatsapp_rust::Jid = jid
             .parse()
-            .map_err(|_| MediaError::Download(format!("not a person: {user}")))?;
+            .map_err(|_| MediaError::Download(format!("not a WhatsApp address: {jid}")))?;
         let picture = match self
             .client
             .contacts()

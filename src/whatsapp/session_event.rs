@@ -226,7 +226,12 @@ pub fn translate(event: &Event) -> Option<SessionEvent> {
             })
         }
         Event::PictureUpdate(update) => {
-            WaUser::parse(&update.jid.to_string()).map(SessionEvent::PictureChanged)
+            let jid = update.jid.to_string();
+            match WaChat::parse(&jid) {
+                // A group's picture is part of the group: its portal is brought up to date.
+                Some(WaChat::Group(_)) => Some(SessionEvent::GroupChanged(jid)),
+                _ => WaUser::parse(&jid).map(SessionEvent::PictureChanged),
+            }
         }
         Event::Disconnected(_) => Some(SessionEvent::Disconnected),
         Event::LoggedOut(logout) => Some(SessionEvent::LoggedOut(logout_reason(&logout.reason))),

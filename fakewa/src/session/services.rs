@@ -64,11 +64,18 @@ impl Session {
     pub(super) fn profile_picture(&self, id: &str, iq: &Node) -> Vec<Action> {
         let state = self.shared.state();
         let target = jid_attr(iq, "target");
-        let picture = target
+        let group_picture = target
             .as_ref()
-            .and_then(|jid| state.number_of(jid))
-            .and_then(|number| state.account(&number).ok())
-            .and_then(|account| account.picture.clone());
+            .filter(|jid| jid.server == wacore_binary::Server::Group)
+            .and_then(|jid| state.groups.get(jid.user.as_str()))
+            .and_then(|group| group.picture.clone());
+        let picture = group_picture.or_else(|| {
+            target
+                .as_ref()
+                .and_then(|jid| state.number_of(jid))
+                .and_then(|number| state.account(&number).ok())
+                .and_then(|account| account.picture.clone())
+        });
         let Some(picture) = picture else {
             return vec![Action::Send(iq_error(id, 404, "item-not-found"))];
         };
