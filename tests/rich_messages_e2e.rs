@@ -239,4 +239,44 @@ async fn locations_contact_cards_and_polls_arrive_and_locations_go_back() {
         response["content"]["org.matrix.msc3381.poll.response"]["answers"],
         json!(["2"])
     );
+
+    // The person votes in Alice's poll from Matrix: her phone reads the vote.
+    person
+        .send_event(
+            &room,
+            "org.matrix.msc3381.poll.response",
+            json!({
+                "m.relates_to": { "rel_type": "m.reference", "event_id": dinner_event },
+                "org.matrix.msc3381.poll.response": { "answers": ["1"] }
+            }),
+        )
+        .await;
+    let vote = server_event(&mut seen, "the vote at alice", |event| match event {
+        ServerEvent::MessageDecrypted(received) if received.recipient.user == ALICE => {
+            received.message.poll_update_message.as_option().cloned()
+        }
+        _ => None,
+    })
+    .await;
+    let key = vote
+        .poll_creation_message_key
+        .as_option()
+        .expect("the poll's key");
+    assert_eq!(key.id.as_deref(), Some(dinner_poll.as_str()));
+    let encrypted = vote.vote.as_option().expect("an encrypted vote");
+    let chosen = whatsapp_rust::wacore::poll::decrypt_poll_vote_with_secret(
+        whatsapp_rust::wacore::poll::PollVoteCiphertext {
+            enc_payload: encrypted.enc_payload.as_deref().unwrap_or_default(),
+            enc_iv: encrypted.enc_iv.as_deref().unwrap_or_default(),
+        },
+        &DINNER_SECRET,
+        &dinner_poll,
+        &format!("{ALICE}@s.whatsapp.net"),
+        &format!("{PHONE}@s.whatsapp.net"),
+    )
+    .expect("alice's phone can read the vote");
+    assert_eq!(
+        chosen,
+        vec![whatsapp_rust::wacore::poll::compute_option_hash("Home").to_vec()]
+    );
 }

@@ -37,6 +37,9 @@ pub(super) async fn handle(bridge: &Bridge, event: &AnyTimelineEvent) -> Result<
             AnyMessageLikeEvent::UnstablePollStart(MessageLikeEvent::Original(poll)) => {
                 super::outbound::on_poll(bridge, &portal, poll).await
             }
+            AnyMessageLikeEvent::UnstablePollResponse(MessageLikeEvent::Original(response)) => {
+                super::outbound::on_poll_response(bridge, &portal, response).await
+            }
             AnyMessageLikeEvent::RoomRedaction(
                 ruma::events::room::redaction::RoomRedactionEvent::Original(redaction),
             ) => super::outbound::on_redaction(bridge, &portal, redaction).await,

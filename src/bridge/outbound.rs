@@ -187,6 +187,67 @@ pub(super) async fn on_poll(
     send(bridge, portal, &login, &poll.event_id, outgoing).await
 }
 
+/// The owner's vote in a poll: encrypted with the poll's secret, as WhatsApp expects.
+pub(super) async fn on_poll_response(
+    bridge: &Bridge,
+    portal: &PortalRow,
+    response: &ruma::events::poll::unstable_response::OriginalUnstablePollResponseEvent,
+) -> Result<(), BridgeError> {
+    let Some(login) = owner_login(bridge, portal, &response.sender).await? else {
+        return Ok(());
+    };
+    let poll_event = &response.content.relates_to.event_id;
+    let Some(target) = target_event(bridge, portal, &login, poll_event).await? else {
+        return notice(
+            bridge,
+            portal,
+            &response.event_id,
+            "Not sent: the poll is not on WhatsApp.",
+        )
+        .await;
+    };
+    let secret = bridge
+        .db
+        .poll_secret(portal.device_id, &portal.chat_jid, &target.message_id)
+        .await?;
+    let Some(secret) = secret else {
+        return notice(
+            bridge,
+            portal,
+            &response.event_id,
+            "Not sent: the bridge does not have this poll's key.",
+        )
+        .await;
+    };
+    let answers = bridge
+        .client
+        .poll_answers(bridge.ids.bot(), &portal.room_id, poll_event)
+        .await?;
+    let chosen: Vec<String> = answers
+        .into_iter()
+        .filter(|(id, _)| response.content.poll_response.answers.contains(id))
+        .map(|(_, text)| text.trim().to_owned())
+        .collect();
+    let voter = WaUser::Phone(login.phone.clone()).jid();
+    let creator = if target.from_me {
+        voter.clone()
+    } else {
+        crate::whatsapp::poll::without_device(&target.sender_jid)
+    };
+    let outgoing =
+        crate::whatsapp::poll::encrypt_vote(&chosen, &secret, &target.message_id, &creator, &voter)
+            .map(|(payload, iv)| {
+                Outgoing::Ready(Box::new(crate::convert::poll_out::vote(
+                    &target,
+                    payload,
+                    iv,
+                    bridge.clock.now_ms(),
+                )))
+            })
+            .map_err(|_| NotBridged::Invalid("the vote could not be encrypted"));
+    send(bridge, portal, &login, &response.event_id, outgoing).await
+}
+
 pub(super) async fn on_reaction(
     bridge: &Bridge,
     portal: &PortalRow,

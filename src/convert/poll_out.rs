@@ -76,6 +76,27 @@ pub fn poll(
     Ok(OutgoingMessage::new(message))
 }
 
+/// The user's vote in a poll (`target`), already encrypted.
+pub fn vote(
+    target: &super::to_whatsapp::WaTarget,
+    payload: Vec<u8>,
+    iv: Vec<u8>,
+    now_ms: i64,
+) -> OutgoingMessage {
+    OutgoingMessage::new(wa::Message {
+        poll_update_message: buffa::MessageField::some(wa::message::PollUpdateMessage {
+            poll_creation_message_key: target.key(),
+            vote: buffa::MessageField::some(wa::message::PollEncValue {
+                enc_payload: Some(payload),
+                enc_iv: Some(iv),
+            }),
+            sender_timestamp_ms: Some(now_ms),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

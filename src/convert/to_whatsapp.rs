@@ -34,7 +34,7 @@ pub struct WaTarget {
 }
 
 impl WaTarget {
-    fn key(&self) -> buffa::MessageField<wa::MessageKey> {
+    pub(super) fn key(&self) -> buffa::MessageField<wa::MessageKey> {
         buffa::MessageField::some(wa::MessageKey {
             remote_jid: Some(self.chat_jid.clone()),
             from_me: Some(self.from_me),

@@ -45,6 +45,23 @@ pub fn decrypt_vote(
     .map_err(|err| VoteError(err.to_string()))
 }
 
+/// The vote for `chosen` option texts, encrypted for the poll: (payload, iv).
+pub fn encrypt_vote(
+    chosen: &[String],
+    secret: &[u8],
+    poll_id: &str,
+    creator_jid: &str,
+    voter_jid: &str,
+) -> Result<(Vec<u8>, Vec<u8>), VoteError> {
+    let hashes: Vec<Vec<u8>> = chosen
+        .iter()
+        .map(|text| option_hash(text).to_vec())
+        .collect();
+    wacore::poll::encrypt_poll_vote_with_secret(&hashes, secret, poll_id, creator_jid, voter_jid)
+        .map(|(payload, iv)| (payload, iv.to_vec()))
+        .map_err(|err| VoteError(err.to_string()))
+}
+
 /// A JID without its device part (`1555…:3@s.whatsapp.net` → `1555…@s.whatsapp.net`).
 pub fn without_device(jid: &str) -> String {
     match jid.split_once('@') {
