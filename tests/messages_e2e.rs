@@ -339,7 +339,7 @@ async fn at_alice(
 async fn replies_reactions_edits_and_deletions_flow_both_ways() {
     let Linked {
         server,
-        env: _env,
+        mut env,
         mut seen,
         user: person,
         ..
@@ -564,4 +564,46 @@ async fn replies_reactions_edits_and_deletions_flow_both_ways() {
         protocol.key.as_option().and_then(|k| k.id.clone()),
         Some(sent)
     );
+
+    // After a restart the message map still knows the old question, both ways.
+    env.restart_bridge().await;
+    send(wa::Message {
+        extended_text_message: buffa::MessageField::some(wa::message::ExtendedTextMessage {
+            text: Some("still on for lunch?".into()),
+            context_info: buffa::MessageField::some(wa::ContextInfo {
+                stanza_id: Some(question.clone()),
+                participant: Some(format!("{ALICE}@s.whatsapp.net")),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let late_reply = room_event(&person, &portal, "the reply after the restart", |e| {
+        e["content"]["body"] == "still on for lunch?"
+    })
+    .await;
+    assert_eq!(
+        late_reply["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+        asked_id
+    );
+    person
+        .send_event(
+            &portal,
+            "m.room.message",
+            serde_json::json!({
+                "msgtype": "m.text",
+                "body": "yes, noon",
+                "m.relates_to": { "m.in_reply_to": { "event_id": asked_id } }
+            }),
+        )
+        .await;
+    let answer = at_alice(&mut seen, "the answer after the restart").await;
+    let context = answer
+        .extended_text_message
+        .as_option()
+        .and_then(|text| text.context_info.as_option())
+        .cloned()
+        .expect("a reply");
+    assert_eq!(context.stanza_id.as_deref(), Some(question.as_str()));
 }
