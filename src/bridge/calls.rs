@@ -76,11 +76,7 @@ impl Bridge {
         let ghost = self.ghost(&call.caller, "").await?;
         let portal = match &chat {
             WaChat::Direct(person) => {
-                let name = self
-                    .db
-                    .ghost_display_name(&super::ghosts::ghost_identifier(person))
-                    .await?
-                    .unwrap_or_else(|| self.chat_name(person, &Default::default()));
+                let name = self.known_name(person).await?;
                 self.portal(device_id, owner, &chat, &name).await?
             }
             WaChat::Group(_) => self.group_portal(device_id, owner, &chat).await?,

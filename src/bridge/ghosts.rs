@@ -73,6 +73,18 @@ pub fn ghost_identifier(user: &WaUser) -> String {
     }
 }
 
+/// The WhatsApp person a ghost identifier (`digits` or `lid-<n>`) stands for.
+pub(super) fn user_of_identifier(identifier: &str) -> Option<WaUser> {
+    let user = match identifier.strip_prefix("lid-") {
+        Some(lid) => WaUser::Lid(lid.to_owned()),
+        None => WaUser::Phone(identifier.to_owned()),
+    };
+    let digits = match &user {
+        WaUser::Phone(digits) | WaUser::Lid(digits) => digits,
+    };
+    (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())).then_some(user)
+}
+
 impl Bridge {
     /// The name a contact shows, by the configured template.
     pub(super) fn display_name(&self, user: &WaUser, names: &ContactNames) -> String {
@@ -94,6 +106,16 @@ impl Bridge {
             user,
             names,
         )
+    }
+
+    /// What a direct chat with `person` is called: the name their ghost has, or the name
+    /// the template gives them now.
+    pub(super) async fn known_name(&self, person: &WaUser) -> Result<String, BridgeError> {
+        Ok(self
+            .db
+            .ghost_display_name(&ghost_identifier(person))
+            .await?
+            .unwrap_or_else(|| self.chat_name(person, &ContactNames::default())))
     }
 
     /// The ghost of `user`, registered and named (its push name, when given, updates it).
@@ -157,6 +179,21 @@ impl Bridge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ghost_identifiers_name_people() {
+        assert_eq!(
+            user_of_identifier("15550002001"),
+            Some(WaUser::Phone("15550002001".into()))
+        );
+        assert_eq!(
+            user_of_identifier("lid-987"),
+            Some(WaUser::Lid("987".into()))
+        );
+        assert_eq!(user_of_identifier("lid-"), None);
+        assert_eq!(user_of_identifier("abc"), None);
+        assert_eq!(user_of_identifier(""), None);
+    }
 
     #[test]
     fn identifiers_and_names() {

@@ -221,7 +221,9 @@ async fn bridge_one(
     let mentioned = to_matrix::mentioned_jids(entry);
     let mentions = bridge.mentions_from_whatsapp(owner, &mentioned).await;
     let converted = to_matrix::convert(entry, &mentions);
-    if let Some(secret) = to_matrix::poll_secret(entry) {
+    let is_poll = matches!(&converted, ToMatrix::Post { parts, .. }
+        if parts.iter().any(|part| matches!(part, Part::Poll(_))));
+    if is_poll && let Some(secret) = to_matrix::poll_secret(entry) {
         bridge
             .db
             .keep_poll_secret(device_id, &chat_jid, &entry.message_id, &secret)

@@ -4,23 +4,11 @@
 use ruma::UserId;
 
 use super::Bridge;
-use super::ghosts::ghost_identifier;
+use super::ghosts::{ghost_identifier, user_of_identifier};
 use super::sessions::Owner;
 use crate::convert::mentions::{Mention, Mentions, pill_target};
 use crate::db::logins::LoginRow;
 use crate::whatsapp::address::WaUser;
-
-/// The WhatsApp person a ghost identifier (`digits` or `lid-<n>`) stands for.
-pub(super) fn user_of_identifier(identifier: &str) -> Option<WaUser> {
-    let user = match identifier.strip_prefix("lid-") {
-        Some(lid) => WaUser::Lid(lid.to_owned()),
-        None => WaUser::Phone(identifier.to_owned()),
-    };
-    let digits = match &user {
-        WaUser::Phone(digits) | WaUser::Lid(digits) => digits,
-    };
-    (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())).then_some(user)
-}
 
 impl Bridge {
     /// The Matrix side of the people a WhatsApp message mentions. Someone the bridge
@@ -99,25 +87,5 @@ impl Bridge {
             }
         }
         Mentions(mentions)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ghost_identifiers_name_people() {
-        assert_eq!(
-            user_of_identifier("15550002001"),
-            Some(WaUser::Phone("15550002001".into()))
-        );
-        assert_eq!(
-            user_of_identifier("lid-987"),
-            Some(WaUser::Lid("987".into()))
-        );
-        assert_eq!(user_of_identifier("lid-"), None);
-        assert_eq!(user_of_identifier("abc"), None);
-        assert_eq!(user_of_identifier(""), None);
     }
 }

@@ -8,7 +8,7 @@ use ruma::events::room::message::RoomMessageEventContent;
 use ruma::{EventId, OwnedTransactionId, RoomId, UserId};
 
 use super::account::Context;
-use super::mentions::user_of_identifier;
+use super::ghosts::user_of_identifier;
 use super::sessions::Owner;
 use super::{Bridge, BridgeError};
 use crate::config::PermissionLevel;
@@ -130,11 +130,7 @@ impl Bridge {
     ) -> Result<ruma::OwnedRoomId, BridgeError> {
         let person = WaUser::from_phone(phone);
         let ghost = self.ghost(&person, "").await?;
-        let name = self
-            .db
-            .ghost_display_name(&super::ghosts::ghost_identifier(&person))
-            .await?
-            .unwrap_or_else(|| self.chat_name(&person, &Default::default()));
+        let name = self.known_name(&person).await?;
         let chat = WaChat::Direct(person.clone());
         let portal = self.portal(device_id, owner, &chat, &name).await?;
         self.ghost_in_room(&portal.room_id, &ghost).await?;

@@ -195,13 +195,8 @@ impl HomeserverClient {
         room: &RoomId,
         event: &EventId,
     ) -> Result<Vec<(String, String)>, HomeserverError> {
-        let request = get_room_event::v3::Request::new(room.to_owned(), event.to_owned());
-        let response = self.send(reader, request).await?;
-        let value: serde_json::Value = response
-            .event
-            .deserialize_as_unchecked()
-            .unwrap_or_default();
-        let answers = value["content"]["org.matrix.msc3381.poll.start"]["answers"]
+        let content = self.event_content(reader, room, event).await?;
+        let answers = content["org.matrix.msc3381.poll.start"]["answers"]
             .as_array()
             .cloned()
             .unwrap_or_default();
@@ -223,12 +218,7 @@ impl HomeserverClient {
         room: &RoomId,
         event: &EventId,
     ) -> Result<Option<String>, HomeserverError> {
-        let request = get_room_event::v3::Request::new(room.to_owned(), event.to_owned());
-        let response = self.send(reader, request).await?;
-        let value: serde_json::Value = response
-            .event
-            .deserialize_as_unchecked()
-            .unwrap_or_default();
-        Ok(value["content"]["body"].as_str().map(str::to_owned))
+        let content = self.event_content(reader, room, event).await?;
+        Ok(content["body"].as_str().map(str::to_owned))
     }
 }

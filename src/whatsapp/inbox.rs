@@ -41,12 +41,42 @@ impl InboxEntry {
     }
 }
 
-/// The sender's verified business name, if the message came with one.
-fn business_name(info: &MessageInfo) -> String {
-    info.verified_name
-        .as_ref()
-        .and_then(|verified| verified.name.clone())
-        .unwrap_or_default()
+/// The columns of an inbox row that come from the message's envelope.
+struct RowOf<'a> {
+    chat: String,
+    sender: String,
+    /// The sender's other address, or empty.
+    sender_alt: String,
+    message_id: String,
+    sent_at_ms: i64,
+    push_name: &'a str,
+    from_me: bool,
+    /// The sender's verified business name, or empty.
+    business_name: String,
+}
+
+impl<'a> RowOf<'a> {
+    fn new(info: &'a MessageInfo) -> Self {
+        Self {
+            chat: info.source.chat.to_string(),
+            sender: info.source.sender.to_string(),
+            sender_alt: info
+                .source
+                .sender_alt
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            message_id: info.id.to_string(),
+            sent_at_ms: info.timestamp.timestamp_millis(),
+            push_name: &info.push_name,
+            from_me: info.source.is_from_me,
+            business_name: info
+                .verified_name
+                .as_ref()
+                .and_then(|verified| verified.name.clone())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -74,7 +104,7 @@ impl Inbox {
             let mut tx = pool.begin().await?;
             let mut added = 0;
             for item in batch {
-                let info = &item.info;
+                let row = RowOf::new(&item.info);
                 added += sqlx::query(
                     "INSERT INTO wa_inbox (device_id, seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload, business_name) \
                      VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wa_inbox WHERE device_id = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -85,21 +115,15 @@ impl Inbox {
                      WHERE wa_inbox.undecryptable",
                 )
                 .bind(self.device_id)
-                .bind(info.source.chat.to_string())
-                .bind(info.source.sender.to_string())
-                .bind(
-                    info.source
-                        .sender_alt
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                )
-                .bind(info.id.to_string())
-                .bind(info.timestamp.timestamp_millis())
-                .bind(&info.push_name)
-                .bind(info.source.is_from_me)
+                .bind(&row.chat)
+                .bind(&row.sender)
+                .bind(&row.sender_alt)
+                .bind(&row.message_id)
+                .bind(row.sent_at_ms)
+                .bind(row.push_name)
+                .bind(row.from_me)
                 .bind(item.message.encode_to_vec())
-                .bind(business_name(info))
+                .bind(&row.business_name)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -112,6 +136,7 @@ impl Inbox {
     /// Holds the place of a message that could not be decrypted, so the portal can say it
     /// is on its way; the decrypted copy, when it comes, takes the row over (`commit`).
     pub async fn hold_place(&self, info: &MessageInfo) -> Result<(), sqlx::Error> {
+        let row = RowOf::new(info);
         let _one_at_a_time = self.commits.lock().await;
         with_pool!(&self.db, |pool| {
             sqlx::query(
@@ -120,21 +145,15 @@ impl Inbox {
                  ON CONFLICT (device_id, chat, sender, message_id) DO NOTHING",
             )
             .bind(self.device_id)
-            .bind(info.source.chat.to_string())
-            .bind(info.source.sender.to_string())
-            .bind(
-                info.source
-                    .sender_alt
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            )
-            .bind(info.id.to_string())
-            .bind(info.timestamp.timestamp_millis())
-            .bind(&info.push_name)
-            .bind(info.source.is_from_me)
+            .bind(&row.chat)
+            .bind(&row.sender)
+            .bind(&row.sender_alt)
+            .bind(&row.message_id)
+            .bind(row.sent_at_ms)
+            .bind(row.push_name)
+            .bind(row.from_me)
             .bind(Vec::<u8>::new())
-            .bind(business_name(info))
+            .bind(&row.business_name)
             .execute(pool)
             .await
             .map(drop)

@@ -300,10 +300,7 @@ impl SessionSender {
         message: OutgoingMessage,
         message_id: &str,
     ) -> Result<(), SendError> {
-        let jid: whatsapp_rust::Jid = chat
-            .jid()
-            .parse()
-            .map_err(|_| SendError::BadChat(chat.jid()))?;
+        let jid = library_jid(&chat.jid())?;
         let options = whatsapp_rust::SendOptions::default().with_message_id(message_id);
         self.client
             .send_message_with_options(jid, message.0, options)
