@@ -10,20 +10,21 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::bridge::Bridge;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db;
 use crate::matrix::appservice;
 use crate::matrix::client::{HomeserverClient, HomeserverError};
 use crate::matrix::ids::BridgeIds;
 use crate::matrix::retry::RetryPolicy;
+use crate::metrics::Metrics;
 
 /// How long handled transaction and event IDs are kept: far beyond any homeserver retry.
 const HANDLED_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 pub async fn run(config: Config, config_dir: PathBuf) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = crate::clock::bridge_clock();
     let db = db::connect(&config.database, &config_dir).await?;
     tracing::info!(backend = db.backend_name(), "database ready");
     let ids = BridgeIds::new(&config.appservice, &config.homeserver.domain)?;
@@ -40,13 +41,18 @@ pub async fn run(config: Config, config_dir: PathBuf) -> anyhow::Result<()> {
         format!("the homeserver at {homeserver} (homeserver.address) is not usable")
     })?;
 
+    let metrics = Arc::new(Metrics::new());
     let bridge = Arc::new(Bridge::new(
         config.clone(),
         client.clone(),
         db.clone(),
         ids.clone(),
         clock.clone(),
+        metrics,
     ));
+    if config.metrics.enabled {
+        crate::metrics_server::start(bridge.clone(), config.metrics.listen).await?;
+    }
     let ready = Arc::new(AtomicBool::new(false));
     let router = appservice::router(
         &config.appservice.hs_token,
@@ -56,6 +62,10 @@ pub async fn run(config: Config, config_dir: PathBuf) -> anyhow::Result<()> {
         clock.clone(),
         ready.clone(),
     );
+    let router = router.merge(crate::provisioning::router(
+        bridge.clone(),
+        &config.provisioning,
+    ));
     let listen = format!("{}:{}", config.appservice.hostname, config.appservice.port);
     let listener = TcpListener::bind(&listen).await.with_context(|| {
         format!("cannot listen on {listen} (appservice.hostname and appservice.port); is another program using the port?")

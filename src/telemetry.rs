@@ -10,8 +10,11 @@ pub fn init_logging(config: &LoggingConfig) -> anyhow::Result<()> {
         Ok(directives) if !directives.is_empty() => EnvFilter::builder().parse(directives)?,
         _ => EnvFilter::builder().parse(&config.level)?,
     };
+    // Colours only for a person at a terminal, not in files, journals or container logs.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours)
         .with_writer(std::io::stderr);
     let result = match config.format {
         LogFormat::Pretty => builder.try_init(),

@@ -214,3 +214,33 @@ async fn queries_ping_and_health() {
         env.bridge_log()
     );
 }
+
+/// The container health check: `--health-check` with the bridge's config says ready
+/// while it runs, and fails with the reason once it is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_check_command_follows_the_bridge() {
+    let mut env = TestEnv::start(Options::default()).await;
+    let config = common::bridge::path_str(&env.config_path).to_owned();
+    let check = |config: String| async move {
+        tokio::task::spawn_blocking(move || {
+            common::bridge::run_cli(&["-c", &config, "--health-check"])
+        })
+        .await
+        .expect("health check ran")
+    };
+    let ready = check(config.clone()).await;
+    assert!(
+        ready.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ready.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ready.stdout).contains("ready"));
+    env.stop_bridge();
+    let gone = check(config).await;
+    assert!(!gone.status.success(), "a stopped bridge is not healthy");
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("not ready"),
+        "{}",
+        String::from_utf8_lossy(&gone.stderr)
+    );
+}

@@ -131,6 +131,79 @@ async fn ghosts_are_found_by_name_or_number(db: &Db) {
     );
 }
 
+/// A LID learned as a phone number moves the LID's direct chat (portal and message map)
+/// and its messages' sender to the number, unless the number already has a portal.
+async fn a_lid_moves_to_its_phone_number(db: &Db) {
+    use matrix_whatsapp::db::message_map::MappedMessage;
+    use matrix_whatsapp::db::portals::PortalRow;
+    use matrix_whatsapp::whatsapp::store::WaStore;
+
+    let device = WaStore::create_device(db).await.expect("device");
+    let (lid, phone) = ("987@lid", "15550002005@s.whatsapp.net");
+    assert_eq!(db.phone_for_lid("987").await.expect("query"), None);
+    assert!(
+        db.learn_lid_phone("987", "15550002005", 1)
+            .await
+            .expect("learn")
+    );
+    assert!(
+        !db.learn_lid_phone("987", "15550002005", 2)
+            .await
+            .expect("learn"),
+        "the same pair again is no news"
+    );
+    assert_eq!(
+        db.phone_for_lid("987").await.expect("query").as_deref(),
+        Some("15550002005")
+    );
+    let room = RoomId::parse("!direct:localhost").expect("room");
+    db.add_portal(
+        &PortalRow {
+            device_id: device,
+            chat_jid: lid.into(),
+            room_id: room.clone(),
+            is_group: false,
+        },
+        1,
+    )
+    .await
+    .expect("portal");
+    let message = MappedMessage {
+        device_id: device,
+        chat_jid: lid.into(),
+        wa_message_id: "M1".into(),
+        part: 0,
+        wa_sender: lid.into(),
+        event_id: ruma::EventId::parse("$m1").expect("event"),
+        sent_at_ms: 1,
+    };
+    db.map_message(&message, &room).await.expect("map");
+
+    let moved = db.move_lid_to_phone(lid, phone).await.expect("move");
+    assert_eq!(moved, [room.to_string()]);
+    let portal = db.portal_for_chat(device, phone).await.expect("query");
+    assert_eq!(portal.map(|portal| portal.room_id), Some(room.clone()));
+    assert!(
+        db.portal_for_chat(device, lid)
+            .await
+            .expect("query")
+            .is_none()
+    );
+    let parts = db
+        .mapped_by_wa_id(device, phone, "M1")
+        .await
+        .expect("query");
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].wa_sender, phone);
+    assert!(
+        db.move_lid_to_phone(lid, phone)
+            .await
+            .expect("again")
+            .is_empty(),
+        "moving again finds nothing left to move"
+    );
+}
+
 #[tokio::test]
 async fn sqlite_repositories() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -138,6 +211,7 @@ async fn sqlite_repositories() {
     transactions_are_remembered(&db).await;
     management_rooms_are_kept_and_replaced(&db).await;
     ghosts_are_found_by_name_or_number(&db).await;
+    a_lid_moves_to_its_phone_number(&db).await;
 }
 
 #[tokio::test]
@@ -146,6 +220,7 @@ async fn postgres_repositories() {
     transactions_are_remembered(&db).await;
     management_rooms_are_kept_and_replaced(&db).await;
     ghosts_are_found_by_name_or_number(&db).await;
+    a_lid_moves_to_its_phone_number(&db).await;
 }
 
 #[tokio::test]

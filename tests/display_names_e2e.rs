@@ -87,3 +87,72 @@ async fn ghosts_are_named_by_the_template() {
         vec![Some("Acme Bakery".to_owned()), Some("Bob".to_owned())]
     );
 }
+
+/// With `contact_name` among the sources, the name the user's phone has a contact under
+/// (WhatsApp's app state, fetched when the server says it changed) names the ghost,
+/// ahead of the push name their messages carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_book_names_come_first_when_configured() {
+    let Linked {
+        server,
+        mut env,
+        user: person,
+        room: management,
+        bot,
+        ..
+    } = linked(Database::Sqlite, PHONE).await;
+    let config = std::fs::read_to_string(&env.config_path).expect("config");
+    let config = config.replace(
+        "bridge:\n  permissions:",
+        "bridge:\n  displayname_sources: [contact_name, push_name, phone]\n  permissions:",
+    );
+    std::fs::write(&env.config_path, config).expect("config");
+    env.restart_bridge().await;
+
+    let bob = server.contact(BOB).expect("contact");
+    bob.set_push_name("Bobby").expect("push name");
+    bob.send_text(PHONE, "hi").expect("send");
+    let ghost = format!("@whatsapp_{BOB}:localhost");
+    let name_is = |expected: &'static str| {
+        let person = &person;
+        let ghost = ghost.clone();
+        async move {
+            common::wait_for(&format!("the ghost to be {expected}"), LINKING, || async {
+                (person.profile(&ghost).await["displayname"] == expected).then_some(())
+            })
+            .await
+        }
+    };
+    let room = common::wait_for("the portal", LINKING, || async {
+        let (room, _) = person.invites().await.into_iter().next()?;
+        person.join(&room).await;
+        Some(room)
+    })
+    .await;
+    person.wait_for_message(&room, &ghost, "hi").await;
+    name_is("Bobby").await;
+
+    server
+        .phone(PHONE)
+        .expect("phone")
+        .save_contact(BOB, "Robert Smith", "Robert")
+        .expect("save contact");
+    name_is("Robert Smith").await;
+
+    // A later message with the push name does not take the address-book name away.
+    bob.send_text(PHONE, "still me").expect("send");
+    person.wait_for_message(&room, &ghost, "still me").await;
+    assert_eq!(person.profile(&ghost).await["displayname"], "Robert Smith");
+
+    // A change WhatsApp did not announce comes with `sync contacts`.
+    server
+        .phone(PHONE)
+        .expect("phone")
+        .save_contact_unannounced(BOB, "Rob", "Rob")
+        .expect("save contact");
+    person.send_text(&management, "sync contacts").await;
+    person
+        .wait_for_message(&management, &bot, "Read your contacts from WhatsApp again")
+        .await;
+    name_is("Rob").await;
+}

@@ -110,6 +110,7 @@ async fn sends_as_the_right_user_with_the_given_timestamp() {
         alias: ids
             .portal_alias(7, "15550002@s.whatsapp.net")
             .expect("alias"),
+        predecessor: None,
     };
     let created = client
         .create_portal_room(&bot, &portal)

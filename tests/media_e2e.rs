@@ -440,3 +440,120 @@ async fn images_voice_messages_and_files_from_matrix_reach_the_phone() {
     let body = refusal["content"]["body"].as_str().unwrap_or_default();
     assert!(body.contains("homeserver"), "{body}");
 }
+
+/// A GIF (a video WhatsApp loops) with its preview and a caption that mentions someone:
+/// a Matrix video flagged to play as a GIF, the preview as its thumbnail, the mention as
+/// a pill. A captioned photo from Matrix whose caption has a pill reaches the phone
+/// with the mention in the photo's context.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gifs_previews_and_mentions_in_captions_both_ways() {
+    const BOB: &str = "15550002002";
+    let Linked {
+        server,
+        env: _env,
+        mut seen,
+        user: person,
+        ..
+    } = linked(Database::Sqlite, PHONE).await;
+    let alice = server.contact(ALICE).expect("contact");
+    server.contact(BOB).expect("contact");
+    let clip = file(31, 12_000);
+    let preview = file(37, 700);
+    let stored = alice.upload(&clip, MediaKind::Video).expect("upload");
+    alice
+        .send(
+            &Chat::Direct(PHONE.into()),
+            &wa::Message {
+                video_message: buffa::MessageField::some(wa::message::VideoMessage {
+                    url: url_of(&server, &stored),
+                    direct_path: Some(stored.direct_path.clone()),
+                    media_key: Some(stored.media_key.to_vec()),
+                    file_sha256: Some(stored.file_sha256.to_vec()),
+                    file_enc_sha256: Some(stored.file_enc_sha256.to_vec()),
+                    file_length: Some(stored.file_length),
+                    mimetype: Some("video/mp4".into()),
+                    gif_playback: Some(true),
+                    jpeg_thumbnail: Some(preview.clone()),
+                    caption: Some(format!("for @{BOB}")),
+                    context_info: buffa::MessageField::some(wa::ContextInfo {
+                        mentioned_jid: vec![format!("{BOB}@s.whatsapp.net")],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            &SendOptions::default(),
+        )
+        .expect("send");
+    let room = portal(&person).await;
+    let gif = alice_event(&person, &room, "m.room.message", "the GIF", |event| {
+        event["content"]["msgtype"] == "m.video"
+    })
+    .await;
+    let content = &gif["content"];
+    for flag in [
+        "fi.mau.gif",
+        "fi.mau.loop",
+        "fi.mau.autoplay",
+        "fi.mau.no_audio",
+    ] {
+        assert_eq!(content["info"][flag], true, "{flag}");
+    }
+    let clip_url = content["url"].as_str().expect("the clip has an mxc URL");
+    assert_eq!(person.download(clip_url).await, clip);
+    let thumbnail = content["info"]["thumbnail_url"]
+        .as_str()
+        .expect("the preview is the thumbnail");
+    assert_eq!(person.download(thumbnail).await, preview);
+    assert_eq!(content["info"]["thumbnail_info"]["mimetype"], "image/jpeg");
+    let bob_ghost = format!("@whatsapp_{BOB}:localhost");
+    assert_eq!(content["body"], format!("for +{BOB}"));
+    assert_eq!(
+        content["formatted_body"],
+        format!(r#"for <a href="https://matrix.to/#/{bob_ghost}">+{BOB}</a>"#)
+    );
+    assert_eq!(content["m.mentions"]["user_ids"], json!([bob_ghost]));
+
+    // From Matrix: a photo whose caption has a pill to Alice's ghost.
+    let picture = file(41, 9_000);
+    let url = person.upload(picture.clone(), "image/png").await;
+    person
+        .send_event(
+            &room,
+            "m.room.message",
+            json!({
+                "msgtype": "m.image",
+                "body": "Alice: yours",
+                "format": "org.matrix.custom.html",
+                "formatted_body": format!(r#"<a href="https://matrix.to/#/{GHOST}">Alice</a>: yours"#),
+                "filename": "yours.png",
+                "url": url,
+                "info": { "mimetype": "image/png", "size": picture.len() },
+                "m.mentions": { "user_ids": [GHOST] },
+            }),
+        )
+        .await;
+    let message = at_alice(&mut seen).await;
+    let image = message.image_message.as_option().expect("an image");
+    assert_eq!(
+        image.caption.as_deref(),
+        Some(format!("@{ALICE}: yours").as_str())
+    );
+    assert_eq!(
+        image
+            .context_info
+            .as_option()
+            .map(|context| context.mentioned_jid.clone()),
+        Some(vec![format!("{ALICE}@s.whatsapp.net")])
+    );
+    assert_eq!(
+        decrypt(
+            &server,
+            image.direct_path.as_deref().unwrap_or_default(),
+            image.media_key.as_deref().unwrap_or_default(),
+            MediaKind::Image,
+        ),
+        picture
+    );
+}

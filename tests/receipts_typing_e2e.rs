@@ -139,3 +139,61 @@ async fn receipts_and_typing_flow_both_ways() {
     })
     .await;
 }
+
+/// With double puppeting (every test Synapse has the appservice for it): the direct
+/// portal is listed in the person's `m.direct`, and what the person reads on the phone
+/// moves their own read receipt in Matrix, without WhatsApp being told it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_reads_for_the_person_and_portals_are_direct_chats() {
+    let Linked {
+        server,
+        env: _env,
+        mut seen,
+        user: person,
+        ..
+    } = linked(Database::Sqlite, PHONE).await;
+    let alice = server.contact(ALICE).expect("contact");
+    alice.send_text(PHONE, "four").expect("send");
+    let five_id = alice.send_text(PHONE, "five").expect("send");
+    let room = common::wait_for("the portal invite", LINKING, || async {
+        let (room, _) = person.invites().await.into_iter().next()?;
+        person.join(&room).await;
+        Some(room)
+    })
+    .await;
+    event_of(&person, &room, "four").await;
+    let five = event_of(&person, &room, "five").await;
+    let direct = common::wait_for("the portal in m.direct", SHORT, || async {
+        person.account_data("m.direct").await
+    })
+    .await;
+    assert_eq!(direct[GHOST], serde_json::json!([room]), "{direct}");
+
+    // Read on the phone: the person's own receipt moves to "five".
+    server
+        .phone(PHONE)
+        .expect("phone")
+        .mark_read(&alice.jid(), &[five_id])
+        .expect("read on the phone");
+    common::wait_for("the person's read receipt", SHORT, || async {
+        (person.read_up_to(&room, &person.user_id).await.as_deref() == Some(five.as_str()))
+            .then_some(())
+    })
+    .await;
+
+    // What the phone read is not told to WhatsApp again: reading a later message from
+    // Matrix names only that one.
+    let six_id = alice.send_text(PHONE, "six").expect("send");
+    let six = event_of(&person, &room, "six").await;
+    person.read_receipt(&room, &six).await;
+    let ids = server_event(&mut seen, "read receipt for six", |event| match event {
+        ServerEvent::ClientReceipt {
+            kind: Some(kind),
+            ids,
+            ..
+        } if kind == "read" => Some(ids.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(ids, vec![six_id]);
+}

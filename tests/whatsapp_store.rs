@@ -774,3 +774,23 @@ async fn the_library_persists_its_device_through_our_store() {
         "the identity changed across a restart"
     );
 }
+
+/// Logins that start at once each get a device row of their own (Postgres once gave two
+/// of them the same next number).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_created_at_once_get_distinct_rows() {
+    let db = postgres_db().await;
+    let creations: Vec<_> = (0..16)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { WaStore::create_device(&db).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for creation in creations {
+        ids.push(creation.await.expect("task").expect("a device row"));
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 16, "every login got its own device");
+}

@@ -66,6 +66,8 @@ pub struct HistorySyncScript {
     pub push_names: Vec<(String, String)>,
     pub chunk_order: u32,
     pub progress: u32,
+    /// The peer request this payload answers (on-demand history), if any.
+    pub request_id: Option<String>,
 }
 
 impl HistorySyncScript {
@@ -76,8 +78,36 @@ impl HistorySyncScript {
             push_names: Vec::new(),
             chunk_order: 1,
             progress: 100,
+            request_id: None,
         }
     }
+}
+
+/// The answer to an on-demand request: up to `count` of the archived chat's messages
+/// older than `before_ms`, as an ON_DEMAND payload; None when the phone has none.
+pub(crate) fn on_demand_answer(
+    archive: &HistoryConversation,
+    before_ms: i64,
+    count: usize,
+    request_id: &str,
+) -> Option<HistorySyncScript> {
+    let older: Vec<HistoryMessage> = archive
+        .messages
+        .iter()
+        .filter(|message| (message.timestamp as i64).saturating_mul(1000) < before_ms)
+        .cloned()
+        .collect();
+    let newest_older = older[older.len().saturating_sub(count)..].to_vec();
+    if newest_older.is_empty() {
+        return None;
+    }
+    let mut script = HistorySyncScript::new(HistorySyncType::ON_DEMAND);
+    script.request_id = Some(request_id.to_owned());
+    script.conversations.push(HistoryConversation {
+        messages: newest_older,
+        ..archive.clone()
+    });
+    Some(script)
 }
 
 /// How the payload reaches the companion.
@@ -166,6 +196,11 @@ pub(crate) fn build(state: &State, script: &HistorySyncScript) -> wa::HistorySyn
     }
 }
 
+/// A history payload as the phone uploads it (zlib), for tests that build their own.
+pub fn compress_payload(sync: &wa::HistorySync) -> Result<Vec<u8>> {
+    compress(sync)
+}
+
 pub(crate) fn compress(sync: &wa::HistorySync) -> Result<Vec<u8>> {
     let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
     encoder.write_all(&sync.encode_to_vec())?;
@@ -186,6 +221,7 @@ pub(crate) fn notification(
         sync_type: Some(sync_type),
         chunk_order: Some(script.chunk_order),
         progress: Some(script.progress),
+        peer_data_request_session_id: script.request_id.clone(),
         ..Default::default()
     };
     match delivery {
@@ -214,13 +250,13 @@ pub(crate) fn notification(
 
 /// The app-state key the phone shares with a new companion, so the
 /// companion can read (and stops waiting for) the account's app state.
-pub(crate) fn app_state_key_share() -> wa::Message {
+pub(crate) fn app_state_key_share(key_id: &[u8], key_data: &[u8]) -> wa::Message {
     let key = wa::message::AppStateSyncKey {
         key_id: buffa::MessageField::some(wa::message::AppStateSyncKeyId {
-            key_id: Some(rand::random::<[u8; 6]>().to_vec()),
+            key_id: Some(key_id.to_vec()),
         }),
         key_data: buffa::MessageField::some(wa::message::AppStateSyncKeyData {
-            key_data: Some(rand::random::<[u8; 32]>().to_vec()),
+            key_data: Some(key_data.to_vec()),
             fingerprint: buffa::MessageField::some(wa::message::AppStateSyncKeyFingerprint {
                 raw_id: Some(rand::random()),
                 current_index: Some(0),

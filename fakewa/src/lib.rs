@@ -5,6 +5,7 @@
 //! 127.0.0.1.
 
 mod adv;
+mod app_state;
 mod cert;
 mod conn;
 mod contact;
@@ -37,11 +38,12 @@ pub use error::{FakeWaError, Result};
 pub use groups::{GroupChange, GroupHandle, Role};
 pub use history::{
     HistoryConversation, HistoryDelivery, HistoryMessage, HistorySyncScript, HistorySyncType,
+    compress_payload,
 };
 pub use media::MediaRef;
 pub use media_crypto::{MediaKind, decrypt as decrypt_media, encrypt as encrypt_media};
 pub use noise::HandshakePattern;
-pub use outbound::{Chat, ReceiptSpec, SendOptions};
+pub use outbound::{Addressing, Chat, ReceiptSpec, SendOptions};
 pub use phone::{PairingStarted, Phone};
 pub use script::{LoginFailure, StreamEnd};
 pub use server::{FakeServer, ServerKeys};

@@ -56,6 +56,20 @@ pub struct SendOptions {
     pub offline: bool,
     /// Send as a verified business with this name (`<verified_name>`).
     pub business_name: Option<String>,
+    /// Which address the sender writes from.
+    pub addressing: Addressing,
+}
+
+/// The address a message names its sender by, as WhatsApp mixes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Addressing {
+    /// The phone number, with the LID beside it (`sender_lid`, `participant_lid`).
+    #[default]
+    Phone,
+    /// The LID, with the phone number beside it (`sender_pn`, `participant_pn`).
+    Lid,
+    /// The LID alone: the receiver does not learn the number from this message.
+    LidOnly,
 }
 
 /// The `type` attribute WhatsApp puts on a message stanza.
@@ -211,7 +225,10 @@ fn send_direct(
     let sender = state.account(from)?;
     let (lid, push_name) = (Jid::lid(sender.lid_user.as_str()), sender.push_name.clone());
     state.account(to)?;
-    let from_jid = Jid::pn(from);
+    let from_jid = match options.addressing {
+        Addressing::Phone => Jid::pn(from),
+        Addressing::Lid | Addressing::LidOnly => lid.clone(),
+    };
     let envelope = Envelope {
         id,
         timestamp,
@@ -232,9 +249,12 @@ fn send_direct(
                     .build(),
             );
         }
-        let node = envelope
-            .builder()
-            .attr("sender_lid", lid.clone())
+        let builder = match options.addressing {
+            Addressing::Phone => envelope.builder().attr("sender_lid", lid.clone()),
+            Addressing::Lid => envelope.builder().attr("sender_pn", Jid::pn(from)),
+            Addressing::LidOnly => envelope.builder(),
+        };
+        let node = builder
             .attr("notify", push_name.clone())
             .children(children)
             .build();
@@ -328,11 +348,23 @@ fn send_group(
                 options.corrupt_first_attempt,
             );
             children.push(enc(EncType::SenderKey.as_str(), bytes));
-            let node = envelope
-                .builder()
-                .attr("participant", from_jid.clone())
-                .attr("participant_lid", lid.clone())
-                .attr("addressing_mode", "pn")
+            let builder = match options.addressing {
+                Addressing::Phone => envelope
+                    .builder()
+                    .attr("participant", from_jid.clone())
+                    .attr("participant_lid", lid.clone())
+                    .attr("addressing_mode", "pn"),
+                Addressing::Lid => envelope
+                    .builder()
+                    .attr("participant", lid.clone())
+                    .attr("participant_pn", from_jid.clone())
+                    .attr("addressing_mode", "lid"),
+                Addressing::LidOnly => envelope
+                    .builder()
+                    .attr("participant", lid.clone())
+                    .attr("addressing_mode", "lid"),
+            };
+            let node = builder
                 .attr("notify", push_name.clone())
                 .children(children)
                 .build();

@@ -231,6 +231,17 @@ impl Phone {
         outbound::send_peer(&mut state, &self.number, &message)
     }
 
+    /// What the phone holds of a chat: it answers companions' on-demand history
+    /// requests for the chat from these messages.
+    pub fn keep_archive(&self, conversation: crate::history::HistoryConversation) -> Result<()> {
+        let mut state = self.shared.state();
+        let account = state.account_mut(&self.number)?;
+        account
+            .archive
+            .insert(conversation.chat.to_string(), conversation);
+        Ok(())
+    }
+
     /// The user unlinks `device` on the phone: a connected companion is told
     /// at once (`device_removed`); an offline one is refused at its next login.
     pub fn unlink(&self, device: &Jid) -> Result<()> {
@@ -273,6 +284,50 @@ impl Phone {
             state.delivery.enqueue(&device.jid, node.clone());
         }
         Ok(())
+    }
+
+    /// The user saves `contact` in the phone's address book: the change is a new
+    /// app-state patch, and the companions are told to fetch it (`server_sync`).
+    pub fn save_contact(&self, contact: &str, full_name: &str, first_name: &str) -> Result<()> {
+        let version = self.save_contact_unannounced(contact, full_name, first_name)?;
+        let mut state = self.shared.state();
+        let id = state.message_id();
+        let node = NodeBuilder::new("notification")
+            .attr("from", server_jid())
+            .attr("id", id)
+            .attr("type", "server_sync")
+            .attr("t", unix_now().to_string())
+            .children([NodeBuilder::new("collection")
+                .attr("name", crate::app_state::CONTACTS)
+                .attr("version", version.to_string())
+                .build()])
+            .build();
+        for device in state.companions_of(&self.number) {
+            state.delivery.enqueue(&device.jid, node.clone());
+        }
+        Ok(())
+    }
+
+    /// Switches the phone off (or on): an offline phone answers no peer request.
+    pub fn set_offline(&self, offline: bool) -> Result<()> {
+        self.shared.state().account_mut(&self.number)?.phone_offline = offline;
+        Ok(())
+    }
+
+    /// Saves a contact without telling the companions (they see it at their next
+    /// app-state sync); returns the collection's new version.
+    pub fn save_contact_unannounced(
+        &self,
+        contact: &str,
+        full_name: &str,
+        first_name: &str,
+    ) -> Result<u64> {
+        let mut state = self.shared.state();
+        let jid = Jid::pn(contact).to_string();
+        Ok(state
+            .account_mut(&self.number)?
+            .app_state
+            .save_contact(&jid, full_name, first_name))
     }
 
     /// A receipt from the phone itself (own JID, device 0), the signal that
@@ -326,7 +381,11 @@ pub(crate) fn welcome(shared: &Shared, device: &Jid) {
     }
     let number = device.user.to_string();
     let outcome = (|| -> Result<()> {
-        let key_share = crate::history::app_state_key_share();
+        let account = state.account(&number)?;
+        let key_share = crate::history::app_state_key_share(
+            &account.app_state.key_id,
+            &account.app_state.key_data,
+        );
         outbound::send_peer(&mut state, &number, &key_share)?;
         let mut script = HistorySyncScript::new(crate::history::HistorySyncType::PUSH_NAME);
         let own = state.account(&number)?.push_name.clone();

@@ -148,6 +148,13 @@ pub(crate) struct Account {
     pub next_key_index: u32,
     /// Profile picture, served by `w:profile:picture`.
     pub picture: Option<crate::media::StoredPicture>,
+    /// The app state the phone keeps (its address book) and the key it shares.
+    pub app_state: crate::app_state::AppState,
+    /// The phone is switched off or without internet: it answers nothing.
+    pub phone_offline: bool,
+    /// What the phone holds of each chat (by chat JID), oldest first: on-demand
+    /// history requests are answered from here.
+    pub archive: std::collections::HashMap<String, crate::history::HistoryConversation>,
 }
 
 impl Account {
@@ -163,6 +170,9 @@ impl Account {
             next_device: 1,
             next_key_index: 1,
             picture: None,
+            app_state: crate::app_state::AppState::new(),
+            phone_offline: false,
+            archive: std::collections::HashMap::new(),
         })
     }
 }

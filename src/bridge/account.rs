@@ -4,12 +4,12 @@ use ruma::{RoomId, UserId};
 
 use super::connection::LinkState;
 use super::login::chat::ChatFrontEnd;
-use super::login::driver::{self, LoginRequest};
-use super::login::{FlowInput, LoginMethod};
+use super::login::driver::LoginRequest;
+use super::login::{FlowInput, FlowKey, FlowOrigin, LoginMethod};
+use super::logins::{LoggedOut, Reconnect};
 use super::sessions::Owner;
 use super::{Bridge, BridgeError};
 use crate::whatsapp::phone::PhoneNumber;
-use crate::whatsapp::store::WaStore;
 
 pub(super) struct Context<'a> {
     pub bridge: &'a Bridge,
@@ -56,10 +56,6 @@ pub(super) async fn login(
         ));
     }
     let bridge = context.bridge;
-    let (slot, inputs) = match bridge.flows.begin(context.user.to_owned()) {
-        Ok(started) => started,
-        Err(err) => return Ok(Some(err.to_string())),
-    };
     let front = ChatFrontEnd::new(
         bridge.client.clone(),
         bridge.ids.bot().to_owned(),
@@ -70,42 +66,36 @@ pub(super) async fn login(
         user: context.user.to_owned(),
         method,
         phone,
+        api_device: None,
     };
-    tokio::spawn(driver::run(bridge.clone(), request, slot, inputs, front));
-    Ok(None)
+    match bridge.start_login(request, FlowOrigin::Chat, front) {
+        Ok(_) => Ok(None),
+        Err(err) => Ok(Some(err.to_string())),
+    }
 }
 
 pub(super) fn cancel(context: &Context<'_>) -> Option<String> {
     let told = context
         .bridge
         .flows
-        .tell(&context.user.to_owned(), FlowInput::Cancel);
+        .tell(&FlowKey::chat(context.user), FlowInput::Cancel);
     (!told).then(|| "There is no login in progress.".to_owned())
 }
 
 pub(super) async fn logout(context: &Context<'_>) -> Result<String, BridgeError> {
     let bridge = context.bridge;
-    let logins = bridge.db.logins_of(context.user).await?;
+    let logins = bridge.logins_of(context.user).await?;
     if logins.is_empty() {
         return Ok("You are not logged in to WhatsApp.".into());
     }
     let mut lines = Vec::new();
     for login in logins {
-        let unlinked = match bridge.sessions.take(login.device_id) {
-            Some(session) => {
-                session.logout().await;
-                true
-            }
-            None => false,
-        };
-        WaStore::delete_device(&bridge.db, login.device_id).await?;
-        lines.push(if unlinked {
-            format!("Logged out of +{}: the bridge is no longer a linked device of that account.", login.phone)
-        } else {
-            format!(
+        lines.push(match bridge.log_out(&login).await? {
+            LoggedOut::Unlinked => format!("Logged out of +{}: the bridge is no longer a linked device of that account.", login.phone),
+            LoggedOut::ForgottenOnly => format!(
                 "Logged out of +{}. The bridge could not reach WhatsApp to unlink itself: remove it on your phone under Linked devices.",
                 login.phone
-            )
+            ),
         });
     }
     Ok(lines.join("\n"))
@@ -178,13 +168,11 @@ fn describe(state: &LinkState, now_ms: i64) -> String {
     }
 }
 
-/// Restarts the sessions of the user's logins that are not connected.
-/// `sync groups`.
+/// `sync groups`, `sync contacts`.
 pub(super) async fn sync(context: &Context<'_>, args: &str) -> Result<String, BridgeError> {
-    if args.trim() != "groups" {
-        return Ok(
-            "Send `sync groups` to get a portal for every WhatsApp group you are in.".into(),
-        );
+    let what = args.trim();
+    if what != "groups" && what != "contacts" {
+        return Ok("Send `sync groups` to get a portal for every WhatsApp group you are in, or `sync contacts` to bring your contacts' names and pictures up to date.".into());
     }
     let bridge = context.bridge;
     let Some(login) = bridge.db.logins_of(context.user).await?.into_iter().next() else {
@@ -193,6 +181,9 @@ pub(super) async fn sync(context: &Context<'_>, args: &str) -> Result<String, Br
     let Ok(phone) = PhoneNumber::parse(&login.phone) else {
         return Ok("Your stored login has no readable number; log in again.".into());
     };
+    if what == "contacts" {
+        return bridge.sync_contacts(login.device_id).await;
+    }
     let owner = Owner {
         user: context.user.to_owned(),
         phone,
@@ -200,41 +191,21 @@ pub(super) async fn sync(context: &Context<'_>, args: &str) -> Result<String, Br
     bridge.sync_all_groups(login.device_id, &owner).await
 }
 
+/// Restarts the sessions of the user's logins that are not connected.
 pub(super) async fn reconnect(context: &Context<'_>) -> Result<String, BridgeError> {
     let bridge = context.bridge;
-    let logins = bridge.db.logins_of(context.user).await?;
+    let logins = bridge.logins_of(context.user).await?;
     if logins.is_empty() {
         return Ok("You are not logged in to WhatsApp.".into());
     }
     let mut lines = Vec::new();
     for login in logins {
         let phone = format!("+{}", login.phone);
-        if bridge.sessions.state(login.device_id) == Some(LinkState::Connected) {
-            lines.push(format!("{phone} is connected already."));
-            continue;
-        }
-        let Ok(number) = PhoneNumber::parse(&login.phone) else {
-            lines.push(format!(
-                "{phone}: the stored number is unreadable; log in again."
-            ));
-            continue;
-        };
-        if let Some(session) = bridge.sessions.take(login.device_id) {
-            session.stop().await;
-        }
-        let owner = Owner {
-            user: context.user.to_owned(),
-            phone: number,
-        };
-        lines.push(
-            match bridge
-                .start_session(login.device_id, owner, login.phone_last_seen_ms)
-                .await
-            {
-                Ok(()) => format!("Reconnecting {phone}…"),
-                Err(err) => format!("{phone}: {err}"),
-            },
-        );
+        lines.push(match bridge.reconnect(&login).await {
+            Reconnect::AlreadyConnected => format!("{phone} is connected already."),
+            Reconnect::Started => format!("Reconnecting {phone}…"),
+            Reconnect::Failed(why) => format!("{phone}: {why}"),
+        });
     }
     Ok(lines.join("\n"))
 }

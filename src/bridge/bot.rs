@@ -11,7 +11,7 @@ use ruma::{EventId, OwnedTransactionId, RoomId, UserId};
 
 use super::account;
 use super::commands::{self, CommandKind, PrefixRule, Resolution};
-use super::login::FlowInput;
+use super::login::{FlowInput, FlowKey};
 use super::{Bridge, BridgeError};
 use crate::config::PermissionLevel;
 use crate::telemetry::{self, Event};
@@ -25,6 +25,20 @@ pub(super) async fn handle(bridge: &Bridge, event: &AnyTimelineEvent) -> Result<
         && let Some(portal) = bridge.db.portal_for_room(like.room_id()).await?
     {
         return match like {
+            // In a portal, a message that starts with the command prefix is a command
+            // to the bridge, not a message to WhatsApp.
+            AnyMessageLikeEvent::RoomMessage(MessageLikeEvent::Original(message))
+                if let Some(body) = command_in_portal(bridge, message) =>
+            {
+                on_text(
+                    bridge,
+                    &message.room_id,
+                    &message.sender,
+                    &message.event_id,
+                    body,
+                )
+                .await
+            }
             AnyMessageLikeEvent::RoomMessage(MessageLikeEvent::Original(message)) => {
                 super::outbound::on_message(bridge, &portal, message).await
             }
@@ -72,6 +86,25 @@ pub(super) async fn handle(bridge: &Bridge, event: &AnyTimelineEvent) -> Result<
     }
 }
 
+/// The text of a portal message that is a prefixed command (not an edit).
+fn command_in_portal<'a>(
+    bridge: &Bridge,
+    message: &'a ruma::events::room::message::OriginalRoomMessageEvent,
+) -> Option<&'a str> {
+    let MessageType::Text(text) = &message.content.msgtype else {
+        return None;
+    };
+    if matches!(message.content.relates_to, Some(Relation::Replacement(_))) {
+        return None;
+    }
+    commands::parse(
+        &text.body,
+        &bridge.config.bridge.command_prefix,
+        PrefixRule::Required,
+    )
+    .map(|_| text.body.as_str())
+}
+
 async fn on_membership(
     bridge: &Bridge,
     member: &OriginalStateEvent<RoomMemberEventContent>,
@@ -109,6 +142,9 @@ async fn on_membership(
             &member.event_id,
         )
         .await;
+    }
+    if member.sender == member.state_key && member.content.membership == MembershipState::Join {
+        return bridge.owner_joined(&member.sender, room).await;
     }
     // The user left their management room: the bot leaves too, so no dead room lingers.
     let user_left =
@@ -187,9 +223,10 @@ async fn on_text(
     // phone number it asked for).
     if in_management_room
         && matches!(resolution, Resolution::Unknown { .. })
-        && bridge
-            .flows
-            .tell(&sender.to_owned(), FlowInput::Text(body.trim().to_owned()))
+        && bridge.flows.tell(
+            &FlowKey::chat(sender),
+            FlowInput::Text(body.trim().to_owned()),
+        )
     {
         return Ok(());
     }
@@ -215,6 +252,9 @@ async fn on_text(
             Some(super::start_chat::search(&context, &command.args).await?)
         }
         Resolution::Run(CommandKind::Sync) => Some(account::sync(&context, &command.args).await?),
+        Resolution::Run(CommandKind::MoreHistory) => {
+            Some(super::backfill::more_history::more_history(bridge, sender, room).await?)
+        }
         Resolution::Run(CommandKind::StartChat) => {
             Some(super::start_chat::start_chat(&context, &command.args).await?)
         }

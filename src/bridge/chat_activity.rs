@@ -15,6 +15,9 @@ use crate::whatsapp::address::{WaChat, WaUser};
 /// How long a contact shows as typing on Matrix when WhatsApp does not say they stopped.
 const TYPING_SHOWN_FOR: Duration = Duration::from_secs(30);
 
+/// How long a receipt waits for a message we are still sending to be stored.
+const SENT_PAIR_WAIT: Duration = Duration::from_secs(10);
+
 /// The portals whose owner WhatsApp currently sees typing, so a change is sent once.
 #[derive(Default)]
 pub struct TypingRooms(Mutex<HashSet<OwnedRoomId>>);
@@ -43,6 +46,10 @@ impl Bridge {
         let Some(portal) = self.db.portal_for_chat(device_id, &chat.jid()).await? else {
             return Ok(());
         };
+        // The phone may read what we sent before our send returned and stored its pair.
+        self.sending
+            .settled(device_id, message_ids, SENT_PAIR_WAIT)
+            .await;
         let mut newest = None;
         for id in message_ids {
             // The last part of a message is the one shown last.

@@ -50,10 +50,21 @@ pub enum Notice {
     Reconnecting,
     Reconnected,
     LoggedOut(LogoutReason),
-    TemporarilyBanned { until_ms: i64 },
+    TemporarilyBanned {
+        until_ms: i64,
+    },
     ClientOutdated,
     Replaced,
-    Refused { code: i32, message: Option<String> },
+    Refused {
+        code: i32,
+        message: Option<String>,
+    },
+    /// The phone has not been seen since this time (ms).
+    PhoneSilent {
+        since_ms: i64,
+    },
+    /// The phone was seen again after a warning.
+    PhoneBack,
 }
 
 #[derive(Debug)]
@@ -135,8 +146,12 @@ impl Connection {
             }
             SessionEvent::Login(_)
             | SessionEvent::MessagesStored
+            | SessionEvent::HistoryStored(_)
+            | SessionEvent::CaughtUp
             | SessionEvent::GroupChanged(_)
             | SessionEvent::Read { .. }
+            | SessionEvent::ReadElsewhere { .. }
+            | SessionEvent::ContactName { .. }
             | SessionEvent::PictureChanged(_)
             | SessionEvent::Call { .. }
             | SessionEvent::Typing { .. } => None,

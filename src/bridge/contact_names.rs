@@ -10,11 +10,15 @@ use crate::whatsapp::address::WaUser;
 pub struct ContactNames<'a> {
     pub push_name: &'a str,
     pub business_name: &'a str,
+    /// The name in the user's phone address book.
+    pub contact_name: &'a str,
 }
 
 impl ContactNames<'_> {
     pub fn is_empty(&self) -> bool {
-        clean(self.push_name).is_empty() && clean(self.business_name).is_empty()
+        clean(self.push_name).is_empty()
+            && clean(self.business_name).is_empty()
+            && clean(self.contact_name).is_empty()
     }
 }
 
@@ -38,10 +42,12 @@ pub fn render(
     let phone = user.to_string();
     let push_name = clean(names.push_name);
     let business_name = clean(names.business_name);
+    let contact_name = clean(names.contact_name);
     let value = |source: &NameSource| match source {
         NameSource::BusinessName => business_name.clone(),
         NameSource::PushName => push_name.clone(),
         NameSource::Phone => phone.clone(),
+        NameSource::ContactName => contact_name.clone(),
     };
     let name = sources
         .iter()
@@ -82,6 +88,7 @@ mod tests {
         ContactNames {
             push_name,
             business_name,
+            contact_name: "",
         }
     }
 
@@ -108,6 +115,25 @@ mod tests {
         assert_eq!(
             render("{name}", &push_first, &phone, &names("Alice", "Acme")),
             "Alice"
+        );
+    }
+
+    #[test]
+    fn address_book_names_count_only_when_listed() {
+        let phone = WaUser::Phone("15550002001".into());
+        let known = ContactNames {
+            contact_name: "Robert Smith",
+            ..names("Bobby", "")
+        };
+        assert_eq!(render("{name}", ALL, &phone, &known), "Bobby");
+        let book_first = [NameSource::ContactName, NameSource::PushName];
+        assert_eq!(
+            render("{name}", &book_first, &phone, &known),
+            "Robert Smith"
+        );
+        assert_eq!(
+            render("{name}", &book_first, &phone, &names("Bobby", "")),
+            "Bobby"
         );
     }
 

@@ -8,7 +8,8 @@ use ruma::{OwnedRoomId, OwnedUserId, RoomId};
 
 use super::contact_names::{ContactNames, render};
 use super::{Bridge, BridgeError};
-use crate::whatsapp::address::WaUser;
+use crate::config::NameSource;
+use crate::whatsapp::address::{WaChat, WaUser};
 
 /// What the bridge already did for ghosts in this run, so it is not asked again.
 #[derive(Default)]
@@ -16,6 +17,8 @@ pub struct GhostCache {
     registered: Mutex<HashSet<OwnedUserId>>,
     joined: Mutex<HashSet<(OwnedRoomId, OwnedUserId)>>,
     avatar_checked: Mutex<HashSet<OwnedUserId>>,
+    /// LIDs whose phone number is known and whose ghost and chats were moved to it.
+    settled_lids: Mutex<HashSet<String>>,
 }
 
 impl GhostCache {
@@ -56,6 +59,20 @@ impl GhostCache {
             .insert(ghost.clone())
     }
 
+    pub(super) fn lid_settled(&self, lid: &str) -> bool {
+        self.settled_lids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(lid)
+    }
+
+    pub(super) fn settle_lid(&self, lid: &str) {
+        self.settled_lids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(lid.to_owned());
+    }
+
     pub(super) fn left(&self, room: &RoomId, ghost: &OwnedUserId) {
         self.joined
             .lock()
@@ -86,6 +103,62 @@ pub(super) fn user_of_identifier(identifier: &str) -> Option<WaUser> {
 }
 
 impl Bridge {
+    /// Whether display names may come from the users' address books.
+    fn uses_contact_names(&self) -> bool {
+        self.config
+            .bridge
+            .displayname_sources
+            .contains(&NameSource::ContactName)
+    }
+
+    /// A user's phone saved `user` in its address book as `name`: kept, and the ghost
+    /// (if there is one) renamed when names come from address books.
+    pub(super) async fn contact_named(&self, user: &WaUser, name: &str) -> Result<(), BridgeError> {
+        let identifier = ghost_identifier(user);
+        let changed = self
+            .db
+            .set_contact_name(&identifier, name, self.clock.now_ms())
+            .await?;
+        if changed
+            && self.uses_contact_names()
+            && self.db.ghost_display_name(&identifier).await?.is_some()
+        {
+            let names = ContactNames {
+                contact_name: name,
+                ..ContactNames::default()
+            };
+            self.ghost_named(user, &names).await?;
+        }
+        Ok(())
+    }
+
+    /// `sync contacts`: the address book is read from WhatsApp again (names arrive as
+    /// they come), and the people of the direct chats get their names and pictures
+    /// looked at again.
+    pub(super) async fn sync_contacts(&self, device_id: i32) -> Result<String, BridgeError> {
+        let Some(session) = self.sessions.sender(device_id) else {
+            return Ok(
+                "Your WhatsApp account is not connected right now; send `reconnect` and try again."
+                    .into(),
+            );
+        };
+        session.resync_contacts().await;
+        let mut people = 0;
+        for portal in self.db.direct_portals(device_id).await? {
+            let Some(WaChat::Direct(person)) = WaChat::parse(&portal.chat_jid) else {
+                continue;
+            };
+            self.ghost_named(&person, &ContactNames::default()).await?;
+            self.refresh_avatar_later(device_id, person);
+            people += 1;
+        }
+        Ok(format!(
+            "Read your contacts from WhatsApp again; the {people} {} of your direct chats {} brought up to date.",
+            if people == 1 { "person" } else { "people" },
+            if people == 1 { "is" } else { "are" },
+        ))
+    }
+
     /// The name a contact shows, by the configured template.
     pub(super) fn display_name(&self, user: &WaUser, names: &ContactNames) -> String {
         let bridge = &self.config.bridge;
@@ -126,7 +199,7 @@ impl Bridge {
     ) -> Result<OwnedUserId, BridgeError> {
         let names = ContactNames {
             push_name,
-            business_name: "",
+            ..ContactNames::default()
         };
         self.ghost_named(user, &names).await
     }
@@ -146,6 +219,15 @@ impl Bridge {
             self.client.ensure_registered(&ghost).await?;
             self.ghosts.registered(ghost.clone());
         }
+        let address_book = if self.uses_contact_names() && names.contact_name.is_empty() {
+            self.db.contact_name(&identifier).await?
+        } else {
+            None
+        };
+        let names = &ContactNames {
+            contact_name: address_book.as_deref().unwrap_or(names.contact_name),
+            ..*names
+        };
         let known = self.db.ghost_display_name(&identifier).await?;
         // Not knowing a name never replaces a name the ghost already has.
         if known.is_none() || !names.is_empty() {

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, mpsc};
 
 use super::contact_names::ContactNames;
+use super::identities;
 use super::sessions::Owner;
 use super::{Bridge, BridgeError, is_transient};
 use ruma::events::poll::unstable_start::NewUnstablePollStartEventContent;
@@ -22,6 +23,7 @@ use crate::convert::media_in::MediaContent;
 use crate::convert::to_matrix::{self, Part, ToMatrix};
 use crate::db::message_map::{MappedMessage, PLACEHOLDER_PART};
 use crate::db::portals::PortalRow;
+use crate::metrics::Direction;
 use crate::whatsapp::address::{WaChat, WaUser};
 use crate::whatsapp::inbox::{Inbox, InboxEntry};
 
@@ -32,16 +34,84 @@ const IDLE_LOOK: Duration = Duration::from_secs(30);
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// Starts the pump of a device; wake it with the returned notifier when messages arrive.
-pub(super) fn start(bridge: Bridge, device_id: i32, owner: Owner) -> Arc<Notify> {
-    let wake = Arc::new(Notify::new());
-    tokio::spawn(pump(bridge, device_id, owner, wake.clone()));
-    wake
+/// How long a starting pump waits for WhatsApp to deliver what waited while the
+/// bridge was away, before it bridges anyway.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(15);
+
+/// How long the inbox must stay the same size before catch-up counts it, and the
+/// longest it waits for that.
+const SETTLE_QUIET: Duration = Duration::from_secs(1);
+const SETTLE_MAX: Duration = Duration::from_secs(5);
+
+async fn settle(inbox: &Inbox) {
+    let waiting = || async {
+        inbox
+            .pending_per_chat()
+            .await
+            .map(|chats| chats.iter().map(|(_, count)| count).sum::<i64>())
+            .unwrap_or(0)
+    };
+    let deadline = tokio::time::Instant::now() + SETTLE_MAX;
+    let mut last = waiting().await;
+    let mut quiet_since = tokio::time::Instant::now();
+    while tokio::time::Instant::now() < deadline && quiet_since.elapsed() < SETTLE_QUIET {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = waiting().await;
+        if now != last {
+            last = now;
+            quiet_since = tokio::time::Instant::now();
+        }
+    }
 }
 
-async fn pump(bridge: Bridge, device_id: i32, owner: Owner, wake: Arc<Notify>) {
+/// What tells a device's pump to look.
+pub(super) struct PumpSignals {
+    /// Messages arrived in the inbox.
+    pub arrivals: Arc<Notify>,
+    /// WhatsApp delivered everything that waited while the session was away.
+    pub caught_up: Arc<Notify>,
+}
+
+/// Starts the pump of a device.
+pub(super) fn start(bridge: Bridge, device_id: i32, owner: Owner) -> PumpSignals {
+    let signals = PumpSignals {
+        arrivals: Arc::new(Notify::new()),
+        caught_up: Arc::new(Notify::new()),
+    };
+    tokio::spawn(pump(
+        bridge,
+        device_id,
+        owner,
+        signals.arrivals.clone(),
+        signals.caught_up.clone(),
+    ));
+    signals
+}
+
+async fn pump(
+    bridge: Bridge,
+    device_id: i32,
+    owner: Owner,
+    wake: Arc<Notify>,
+    caught_up: Arc<Notify>,
+) {
     let inbox = Inbox::new(bridge.db.clone(), device_id);
-    let mut workers: HashMap<WaChat, mpsc::UnboundedSender<InboxEntry>> = HashMap::new();
+    // Catch-up: what came while the bridge was away is all in the inbox once WhatsApp
+    // says so; a chat with more than `max_catchup_messages` of it shows the newest ones.
+    if tokio::time::timeout(CATCH_UP_WAIT, caught_up.notified())
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            device_id,
+            "WhatsApp has not finished delivering what waited; bridging what is here"
+        );
+    }
+    // The last of what waited may still be on its way into the inbox: wait until the
+    // inbox stops growing.
+    settle(&inbox).await;
+    super::catch_up::limit(&bridge, device_id, &owner, &inbox).await;
+    let mut workers: HashMap<WaChat, ChatWorker> = HashMap::new();
     let mut handed_out = 0i64;
     loop {
         let batch = match inbox.pending(handed_out, BATCH).await {
@@ -53,8 +123,25 @@ async fn pump(bridge: Bridge, device_id: i32, owner: Owner, wake: Arc<Notify>) {
             }
         };
         let full = batch.len() as i64 == BATCH;
-        for entry in batch {
+        for mut entry in batch {
             handed_out = entry.seq;
+            // A pair the message tells, or one the bridge (or the library) learned
+            // elsewhere: either way what the LID holds moves before the message is
+            // addressed by number, so it cannot open a second portal.
+            let pair = match identities::mapping_in(&entry) {
+                Some(pair) => Some(pair),
+                None => bridge.unsettled_pair(&entry).await,
+            };
+            if let Some((lid, phone)) = pair
+                && bridge.lid_unsettled(&lid)
+            {
+                // What the LID's chat already holds goes first, into its room as it is.
+                if let Some(worker) = workers.remove(&WaChat::Direct(WaUser::Lid(lid.clone()))) {
+                    worker.finish().await;
+                }
+                settle_patiently(&bridge, device_id, &lid, &phone).await;
+            }
+            bridge.address_by_phone(&mut entry).await;
             let Some(chat) = chat_of(&entry) else {
                 // Status updates, broadcasts, newsletters: not chats the bridge mirrors.
                 tracing::debug!(device_id, chat = %entry.chat, "not a chat the bridge mirrors");
@@ -65,21 +152,57 @@ async fn pump(bridge: Bridge, device_id: i32, owner: Owner, wake: Arc<Notify>) {
             };
             let worker = workers.entry(chat.clone()).or_insert_with(|| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(chat_worker(
+                let done = tokio::spawn(chat_worker(
                     bridge.clone(),
                     device_id,
                     owner.clone(),
                     chat,
                     rx,
                 ));
-                tx
+                ChatWorker { tx, done }
             });
-            // A worker only ends with the bridge.
-            let _ = worker.send(entry);
+            // A worker only ends with the bridge, or when the pump closes its queue.
+            let _ = worker.tx.send(entry);
         }
         if !full {
             let _ = tokio::time::timeout(IDLE_LOOK, wake.notified()).await;
         }
+    }
+}
+
+/// How often a LID's move to its number is tried before the message goes on anyway.
+const SETTLE_TRIES: u32 = 5;
+
+/// Moves what a LID holds to its number, trying again while the database or the
+/// homeserver is briefly away.
+async fn settle_patiently(bridge: &Bridge, device_id: i32, lid: &str, phone: &str) {
+    let mut wait = RETRY_FIRST;
+    for attempt in 1..=SETTLE_TRIES {
+        match bridge.settle_lid(lid, phone).await {
+            Ok(()) => return,
+            Err(err) if attempt < SETTLE_TRIES => {
+                tracing::info!(device_id, error = %err, attempt, "could not move a LID's chats and ghost to its number yet; trying again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RETRY_MAX);
+            }
+            Err(err) => {
+                tracing::warn!(device_id, error = %err, "could not move a LID's chats and ghost to its number; the next message by the LID tries again");
+            }
+        }
+    }
+}
+
+/// One chat's ordered worker and its queue.
+struct ChatWorker {
+    tx: mpsc::UnboundedSender<InboxEntry>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl ChatWorker {
+    /// Closes the queue and waits until everything in it was bridged.
+    async fn finish(self) {
+        drop(self.tx);
+        let _ = self.done.await;
     }
 }
 
@@ -107,41 +230,83 @@ async fn chat_worker(
     mut entries: mpsc::UnboundedReceiver<InboxEntry>,
 ) {
     let inbox = Inbox::new(bridge.db.clone(), device_id);
+    let mut history_checked = false;
     while let Some(entry) = entries.recv().await {
-        let mut wait = RETRY_FIRST;
-        loop {
-            match bridge_one(&bridge, device_id, &owner, &chat, &entry).await {
-                Ok(()) => break,
-                Err(BridgeError::Homeserver(err)) if is_transient(&err) => {
-                    tracing::warn!(device_id, error = %err, "the homeserver is not taking messages; retrying");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(RETRY_MAX);
-                }
-                Err(BridgeError::Database(err)) => {
-                    tracing::warn!(device_id, error = %err, "database error while bridging; retrying");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(RETRY_MAX);
-                }
-                Err(BridgeError::NotConnected) => {
-                    // A file waits for the connection to WhatsApp to come back.
-                    tracing::debug!(device_id, "waiting for the WhatsApp connection");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(RETRY_MAX);
-                }
-                Err(err) => {
-                    // Retrying cannot help (the homeserver refuses this event). The
-                    // message stays in the inbox, and its owner is told.
-                    tracing::error!(device_id, message_id = %entry.message_id, error = %err, "could not bridge a WhatsApp message");
-                    if let Err(err) = tell_owner(&bridge, &owner, &chat, &entry, &err).await {
-                        tracing::warn!(device_id, error = %err, "could not tell the owner either");
-                    }
-                    break;
-                }
+        let _chat = bridge.chat_locks.hold(device_id, &chat.jid()).await;
+        if !history_checked {
+            // A chat the phone's history knows gets its portal filled first, so its
+            // older messages come before this one.
+            history_checked = true;
+            if let Err(err) = bridge.fill_from_history(device_id, &owner, &chat).await {
+                tracing::warn!(device_id, error = %err, "could not bring a chat's history over");
             }
         }
+        bridge_patiently(&bridge, device_id, &owner, &chat, &entry).await;
         if let Err(err) = inbox.mark_bridged(entry.seq).await {
             tracing::warn!(device_id, error = %err, "could not mark a message done; it will be looked at again");
         }
+    }
+}
+
+/// Bridges one message, waiting out what passes (the homeserver or the database away,
+/// the WhatsApp connection down); what cannot pass is told to the owner.
+pub(super) async fn bridge_patiently(
+    bridge: &Bridge,
+    device_id: i32,
+    owner: &Owner,
+    chat: &WaChat,
+    entry: &InboxEntry,
+) {
+    let mut wait = RETRY_FIRST;
+    let started = std::time::Instant::now();
+    loop {
+        match bridge_one(bridge, device_id, owner, chat, entry).await {
+            Ok(None) => break,
+            Ok(Some(kind)) => {
+                bridge
+                    .metrics
+                    .bridged(Direction::ToMatrix, kind, started.elapsed());
+                break;
+            }
+            Err(BridgeError::Homeserver(err)) if is_transient(&err) => {
+                tracing::warn!(device_id, error = %err, "the homeserver is not taking messages; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RETRY_MAX);
+            }
+            Err(BridgeError::Database(err)) => {
+                tracing::warn!(device_id, error = %err, "database error while bridging; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RETRY_MAX);
+            }
+            Err(BridgeError::NotConnected) => {
+                // A file waits for the connection to WhatsApp to come back.
+                tracing::debug!(device_id, "waiting for the WhatsApp connection");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RETRY_MAX);
+            }
+            Err(err) => {
+                // Retrying cannot help (the homeserver refuses this event). The
+                // message stays in the inbox, and its owner is told.
+                tracing::error!(device_id, message_id = %entry.message_id, error = %err, "could not bridge a WhatsApp message");
+                bridge
+                    .metrics
+                    .failed(Direction::ToMatrix, failure_reason(&err));
+                if let Err(err) = tell_owner(bridge, owner, chat, entry, &err).await {
+                    tracing::warn!(device_id, error = %err, "could not tell the owner either");
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// Why a message could not be bridged, as the metrics count it.
+fn failure_reason(err: &BridgeError) -> &'static str {
+    match err {
+        BridgeError::Homeserver(_) => "homeserver_refused",
+        BridgeError::Database(_) => "database",
+        BridgeError::QrImage(_) | BridgeError::Identity(_) => "unreadable",
+        BridgeError::NotConnected => "not_connected",
     }
 }
 
@@ -199,7 +364,7 @@ async fn bridge_one(
     owner: &Owner,
     chat: &WaChat,
     entry: &InboxEntry,
-) -> Result<(), BridgeError> {
+) -> Result<Option<&'static str>, BridgeError> {
     let chat_jid = chat.jid();
     let mapped = bridge
         .db
@@ -212,11 +377,13 @@ async fn bridge_one(
     if mapped.iter().any(|part| part.part != PLACEHOLDER_PART)
         || (entry.undecryptable && placeholder.is_some())
     {
-        return Ok(());
+        return Ok(None);
     }
     if entry.undecryptable {
         let speaker = speaker(bridge, device_id, owner, chat, entry).await?;
-        return super::placeholders::hold_place(bridge, device_id, chat, entry, &speaker).await;
+        return super::placeholders::hold_place(bridge, device_id, chat, entry, &speaker)
+            .await
+            .map(|()| Some("placeholder"));
     }
     let mentioned = to_matrix::mentioned_jids(entry);
     let mentions = bridge.mentions_from_whatsapp(owner, &mentioned).await;
@@ -230,8 +397,9 @@ async fn bridge_one(
             .await?;
     }
     if matches!(converted, ToMatrix::Nothing) && placeholder.is_none() {
-        return Ok(());
+        return Ok(None);
     }
+    let kind = kind_of(&converted);
     let speaker = speaker(bridge, device_id, owner, chat, entry).await?;
     if let Some(placeholder) = &placeholder
         && super::placeholders::edit_in_place(
@@ -244,7 +412,7 @@ async fn bridge_one(
         )
         .await?
     {
-        return Ok(());
+        return Ok(Some(kind));
     }
     let target_event = |target: String| async move {
         let parts = bridge
@@ -277,7 +445,8 @@ async fn bridge_one(
                     vec![Part::Ready(content)],
                     None,
                 )
-                .await;
+                .await
+                .map(|()| Some(kind));
             };
             let edit = content.make_replacement(
                 ruma::events::room::message::ReplacementMetadata::new(original, None),
@@ -326,7 +495,30 @@ async fn bridge_one(
     if let Some(placeholder) = placeholder {
         super::placeholders::remove(bridge, chat, entry, &speaker, &placeholder).await?;
     }
-    Ok(())
+    Ok(Some(kind))
+}
+
+/// The kind of a converted message, as the metrics count it.
+fn kind_of(converted: &ToMatrix) -> &'static str {
+    match converted {
+        ToMatrix::Post { parts, .. } => {
+            if parts.iter().any(|part| matches!(part, Part::Poll(_))) {
+                "poll"
+            } else if parts
+                .iter()
+                .any(|part| matches!(part, Part::Media(_) | Part::Attachment(_)))
+            {
+                "media"
+            } else {
+                "text"
+            }
+        }
+        ToMatrix::React { .. } => "reaction",
+        ToMatrix::Edit { .. } | ToMatrix::EditCaption { .. } => "edit",
+        ToMatrix::Vote(_) => "vote",
+        ToMatrix::Revoke { .. } => "redaction",
+        ToMatrix::Nothing => "other",
+    }
 }
 
 /// The sender's ghost (named, in the portal) and the portal (created if needed).
@@ -350,6 +542,7 @@ pub(super) async fn speaker(
         ContactNames {
             push_name: &entry.push_name,
             business_name: &entry.business_name,
+            contact_name: "",
         }
     };
     let ghost = bridge.ghost_named(&sender, &names).await?;
@@ -393,6 +586,7 @@ pub(super) async fn post(
                 match super::media::bring_over(bridge, device_id, &speaker.ghost, &media).await? {
                     MediaContent::Message(content) => Postable::Message(content),
                     MediaContent::Sticker(content) => Postable::Sticker(content),
+                    MediaContent::Json(content) => Postable::Json(content),
                 }
             }
             Part::Attachment(file) => {
@@ -428,6 +622,20 @@ pub(super) async fn post(
                     .send_event_at(ghost, room, txn, &*poll, at)
                     .await?
             }
+            Postable::Json(mut content) => {
+                if let Some(reply) = reply
+                    && let Some(fields) = content.as_object_mut()
+                {
+                    fields.insert(
+                        "m.relates_to".into(),
+                        serde_json::json!({ "m.in_reply_to": { "event_id": reply.in_reply_to.event_id } }),
+                    );
+                }
+                bridge
+                    .client
+                    .send_json_message_at(ghost, room, txn, &content, at)
+                    .await?
+            }
         };
         let mapped = MappedMessage {
             device_id,
@@ -448,6 +656,7 @@ enum Postable {
     Message(ruma::events::room::message::RoomMessageEventContent),
     Sticker(ruma::events::sticker::StickerEventContent),
     Poll(Box<NewUnstablePollStartEventContent>),
+    Json(serde_json::Value),
 }
 
 /// A reaction replaces the sender's earlier one on the same message (or removes it).

@@ -39,12 +39,16 @@ pub(super) async fn bring_over(
         }
     };
     let size = bytes.len() as u64;
+    let thumbnail = match &media.thumbnail {
+        Some(thumbnail) => upload_thumbnail(bridge, uploader, &thumbnail.jpeg).await?,
+        None => None,
+    };
     match bridge
         .client
         .upload(uploader, bytes, &media.mimetype, &media.filename)
         .await
     {
-        Ok(url) => Ok(media.content(url, size)),
+        Ok(url) => Ok(media.content(url, size, thumbnail)),
         Err(err) if is_transient(&err) => Err(err.into()),
         Err(err) => {
             let reason = if err.errcode() == Some("M_TOO_LARGE") {
@@ -53,6 +57,26 @@ pub(super) async fn bring_over(
                 format!("the homeserver refused it: {err}")
             };
             Ok(MediaContent::Message(media.failed(&reason)))
+        }
+    }
+}
+
+/// Uploads a file's preview; a preview the homeserver refuses is left out.
+async fn upload_thumbnail(
+    bridge: &Bridge,
+    uploader: &UserId,
+    jpeg: &[u8],
+) -> Result<Option<ruma::OwnedMxcUri>, BridgeError> {
+    match bridge
+        .client
+        .upload(uploader, jpeg.to_vec(), "image/jpeg", "thumbnail.jpg")
+        .await
+    {
+        Ok(url) => Ok(Some(url)),
+        Err(err) if is_transient(&err) => Err(err.into()),
+        Err(err) => {
+            tracing::debug!(error = %err, "the homeserver refused a file's preview");
+            Ok(None)
         }
     }
 }

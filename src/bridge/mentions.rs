@@ -20,6 +20,7 @@ impl Bridge {
             let Some(user) = WaUser::parse(jid) else {
                 continue;
             };
+            let user = self.by_phone(user).await;
             if user == own {
                 mentions.push(Mention {
                     jid: jid.clone(),

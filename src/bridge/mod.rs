@@ -3,22 +3,32 @@
 
 mod account;
 mod avatars;
+mod backfill;
 mod bot;
 mod calls;
 mod captions;
+mod catch_up;
 mod chat_activity;
+mod chat_locks;
 pub mod commands;
 pub mod connection;
 mod contact_names;
+pub mod devices;
+mod double_puppet;
 mod ghosts;
 mod groups;
+mod identities;
 mod inbound;
 pub mod login;
+pub mod logins;
 mod media;
 mod mentions;
+mod metrics_state;
 mod outbound;
+mod phone_watch;
 mod placeholders;
 mod portals;
+mod sending;
 mod session_events;
 mod sessions;
 mod start_chat;
@@ -26,8 +36,8 @@ mod votes;
 
 use std::sync::Arc;
 
+use ruma::UserId;
 use ruma::events::AnyTimelineEvent;
-use ruma::{OwnedUserId, UserId};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -36,6 +46,7 @@ use crate::matrix::appservice::ephemeral::EphemeralEvent;
 use crate::matrix::appservice::{EventSink, RetryLater};
 use crate::matrix::client::{HomeserverClient, HomeserverError};
 use crate::matrix::ids::BridgeIds;
+use crate::metrics::Metrics;
 use crate::whatsapp::inbox::Inbox;
 use crate::whatsapp::phone::PhoneNumber;
 use crate::whatsapp::session::{Linking, Session, SessionSettings};
@@ -52,11 +63,14 @@ pub struct Bridge {
     db: Db,
     ids: BridgeIds,
     clock: Arc<dyn Clock>,
-    flows: Arc<LoginFlows<OwnedUserId>>,
+    flows: Arc<LoginFlows<login::FlowKey>>,
     sessions: Arc<Sessions>,
     ghosts: Arc<ghosts::GhostCache>,
     typing: Arc<chat_activity::TypingRooms>,
     calls: Arc<calls::RingingCalls>,
+    chat_locks: Arc<chat_locks::ChatLocks>,
+    sending: Arc<sending::Sending>,
+    metrics: Arc<Metrics>,
 }
 
 impl Bridge {
@@ -66,6 +80,7 @@ impl Bridge {
         db: Db,
         ids: BridgeIds,
         clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             config,
@@ -78,6 +93,9 @@ impl Bridge {
             ghosts: Arc::default(),
             typing: Arc::default(),
             calls: Arc::default(),
+            chat_locks: Arc::default(),
+            sending: Arc::default(),
+            metrics,
         }
     }
 
@@ -87,6 +105,7 @@ impl Bridge {
             websocket_url: whatsapp.websocket_url.to_string(),
             version: whatsapp.version_parts(),
             device_name: whatsapp.device_name.clone(),
+            request_full_sync: self.config.history_sync.request_full_sync,
         }
     }
 
@@ -155,8 +174,9 @@ impl Bridge {
         if let Some(previous) = previous {
             previous.stop().await;
         }
-        let wake = inbound::start(self.clone(), device_id, owner.clone());
+        let pump = inbound::start(self.clone(), device_id, owner.clone());
         let group_changes = groups::start(self.clone(), device_id, owner.clone());
+        let history = backfill::start(self.clone(), device_id, owner.clone());
         tokio::spawn(session_events::follow(
             self.clone(),
             device_id,
@@ -164,8 +184,10 @@ impl Bridge {
             connection,
             events,
             session_events::Followers {
-                inbox_arrivals: wake,
+                inbox_arrivals: pump.arrivals,
+                caught_up: pump.caught_up,
                 group_changes,
+                history,
             },
         ));
     }

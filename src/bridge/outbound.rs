@@ -18,6 +18,7 @@ use crate::db::logins::LoginRow;
 use crate::db::message_map::MappedMessage;
 use crate::db::portals::PortalRow;
 use crate::db::reactions::Reaction;
+use crate::metrics::Direction;
 use crate::whatsapp::address::{WaChat, WaUser};
 use crate::whatsapp::outgoing::OutgoingMessage;
 
@@ -72,6 +73,11 @@ fn html_of(msgtype: &MessageType) -> Option<&str> {
     let formatted = match msgtype {
         MessageType::Text(text) => text.formatted.as_ref(),
         MessageType::Notice(notice) => notice.formatted.as_ref(),
+        MessageType::Emote(emote) => emote.formatted.as_ref(),
+        MessageType::Image(image) => image.formatted.as_ref(),
+        MessageType::Video(video) => video.formatted.as_ref(),
+        MessageType::Audio(audio) => audio.formatted.as_ref(),
+        MessageType::File(file) => file.formatted.as_ref(),
         _ => None,
     }?;
     (formatted.format == MessageFormat::Html).then_some(formatted.body.as_str())
@@ -137,7 +143,11 @@ pub(super) async fn on_message(
         }
         _ => to_whatsapp::convert(&message.content, None, &mentions),
     };
-    send(bridge, portal, &login, &message.event_id, outgoing).await
+    let kind = match &message.content.relates_to {
+        Some(Relation::Replacement(_)) => "edit",
+        _ => "text",
+    };
+    send(bridge, portal, &login, &message.event_id, kind, outgoing).await
 }
 
 pub(super) async fn on_sticker(
@@ -150,7 +160,7 @@ pub(super) async fn on_sticker(
     };
     let outgoing =
         media_out::from_sticker(&sticker.content).map(|media| Outgoing::Media(Box::new(media)));
-    send(bridge, portal, &login, &sticker.event_id, outgoing).await
+    send(bridge, portal, &login, &sticker.event_id, "media", outgoing).await
 }
 
 pub(super) async fn on_poll(
@@ -184,7 +194,7 @@ pub(super) async fn on_poll(
             .keep_poll_secret(portal.device_id, &portal.chat_jid, &message_id, &secret)
             .await?;
     }
-    send(bridge, portal, &login, &poll.event_id, outgoing).await
+    send(bridge, portal, &login, &poll.event_id, "poll", outgoing).await
 }
 
 /// The owner's vote in a poll: encrypted with the poll's secret, as WhatsApp expects.
@@ -245,7 +255,7 @@ pub(super) async fn on_poll_response(
                 )))
             })
             .map_err(|_| NotBridged::Invalid("the vote could not be encrypted"));
-    send(bridge, portal, &login, &response.event_id, outgoing).await
+    send(bridge, portal, &login, &response.event_id, "vote", outgoing).await
 }
 
 pub(super) async fn on_reaction(
@@ -272,6 +282,7 @@ pub(super) async fn on_reaction(
         portal,
         &login,
         &reaction.event_id,
+        "reaction",
         Ok(Outgoing::Ready(Box::new(outgoing))),
     )
     .await?;
@@ -326,6 +337,7 @@ pub(super) async fn on_redaction(
             portal,
             &login,
             &redaction.event_id,
+            "reaction",
             Ok(Outgoing::Ready(Box::new(outgoing))),
         )
         .await?;
@@ -357,6 +369,7 @@ pub(super) async fn on_redaction(
         portal,
         &login,
         &redaction.event_id,
+        "redaction",
         Ok(Outgoing::Ready(Box::new(to_whatsapp::revoke(&target)))),
     )
     .await
@@ -368,8 +381,10 @@ async fn send(
     portal: &PortalRow,
     login: &LoginRow,
     event: &EventId,
+    kind: &'static str,
     outgoing: Result<Outgoing, NotBridged>,
 ) -> Result<(), BridgeError> {
+    let started = std::time::Instant::now();
     // A replayed event was sent already.
     if bridge
         .db
@@ -379,13 +394,22 @@ async fn send(
     {
         return Ok(());
     }
+    let failed = |reason| bridge.metrics.failed(Direction::ToWhatsApp, reason);
     let outgoing = match outgoing {
         Ok(outgoing) => outgoing,
-        Err(reason) => return notice(bridge, portal, event, &format!("Not sent: {reason}.")).await,
+        Err(reason) => {
+            failed("not_bridgeable");
+            return notice(bridge, portal, event, &format!("Not sent: {reason}.")).await;
+        }
+    };
+    let kind = match outgoing {
+        Outgoing::Media(_) if kind == "text" => "media",
+        _ => kind,
     };
     let chat = WaChat::parse(&portal.chat_jid)
         .ok_or_else(|| BridgeError::Identity(format!("unreadable chat {}", portal.chat_jid)))?;
     let Some(sender) = bridge.sessions.sender(portal.device_id) else {
+        failed("not_connected");
         return notice(
             bridge,
             portal,
@@ -396,15 +420,21 @@ async fn send(
     };
     let outgoing: OutgoingMessage = match outgoing {
         Outgoing::Ready(message) => *message,
-        Outgoing::Media(media) => match super::media::send_over(bridge, portal.device_id, &media)
-            .await
-        {
-            Ok(file) => media.message(&file, bridge.clock.now_ms()),
-            Err(err) => return notice(bridge, portal, event, &format!("Not sent: {err}.")).await,
-        },
+        Outgoing::Media(media) => {
+            match super::media::send_over(bridge, portal.device_id, &media).await {
+                Ok(file) => media.message(&file, bridge.clock.now_ms()),
+                Err(err) => {
+                    failed("media");
+                    return notice(bridge, portal, event, &format!("Not sent: {err}.")).await;
+                }
+            }
+        }
     };
     let id = wa_message_id(event);
+    // Until the pair is stored, a receipt for this message waits for it.
+    let _sending = bridge.sending.begin(portal.device_id, &id);
     if let Err(err) = sender.send(&chat, outgoing, &id).await {
+        failed("whatsapp_refused");
         return notice(bridge, portal, event, &format!("Not sent: {err}.")).await;
     }
     let mapped = MappedMessage {
@@ -417,6 +447,9 @@ async fn send(
         sent_at_ms: bridge.clock.now_ms(),
     };
     bridge.db.map_message(&mapped, &portal.room_id).await?;
+    bridge
+        .metrics
+        .bridged(Direction::ToWhatsApp, kind, started.elapsed());
     Ok(())
 }
 

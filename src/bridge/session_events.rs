@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::connection::{Connection, Notice};
 use super::groups::GroupSync;
+use super::phone_watch::PhoneWatch;
 use super::sessions::Owner;
 use super::{Bridge, BridgeError};
 use crate::whatsapp::session_event::{LogoutReason, SessionEvent};
@@ -52,6 +53,16 @@ pub fn notice_text(notice: &Notice, owner: &Owner, now_ms: i64) -> String {
         Notice::Replaced => format!(
             "Another connection took over the bridge's session for {phone}, so the bridge stopped to avoid a tug of war. Send `reconnect` to take it back."
         ),
+        Notice::PhoneSilent { since_ms } => {
+            let days = now_ms.saturating_sub(*since_ms) / (24 * 60 * 60 * 1000);
+            format!(
+                "Your phone ({phone}) has not been seen by WhatsApp for {days} days (last seen {}). The bridge is still connected, but WhatsApp disconnects linked devices when the phone stays offline for about 14 days: open WhatsApp on the phone (with internet) soon.",
+                utc_time(*since_ms)
+            )
+        }
+        Notice::PhoneBack => {
+            format!("Your phone ({phone}) is back online for WhatsApp; the bridge stays linked.")
+        }
         Notice::Refused { code, message } => format!(
             "WhatsApp refused the connection for {phone} (code {code}{}). Send `reconnect` to try again.",
             message
@@ -99,7 +110,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 pub(super) struct Followers {
     /// The inbox pump, woken when messages are stored.
     pub inbox_arrivals: Arc<tokio::sync::Notify>,
+    /// The inbox pump, told once WhatsApp delivered what waited.
+    pub caught_up: Arc<tokio::sync::Notify>,
     pub group_changes: mpsc::UnboundedSender<GroupSync>,
+    /// The history dispatcher, told what each kept payload held.
+    pub history: mpsc::UnboundedSender<crate::whatsapp::history::HistoryRead>,
 }
 
 /// Runs until the session's events end.
@@ -116,17 +131,26 @@ pub(super) async fn follow(
     let follower: u64 = rand::random();
     let mut sent = 0u64;
     let mut phone_written: Option<i64> = None;
+    let mut watchdog = Watchdog::start(&bridge, device_id).await;
     loop {
+        let mut reconnected = false;
+        let mut phone_seen = false;
         let notice = tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { break };
-                if !matches!(event, SessionEvent::PhoneSeen | SessionEvent::MessagesStored | SessionEvent::GroupChanged(_) | SessionEvent::Read { .. } | SessionEvent::Typing { .. } | SessionEvent::PictureChanged(_)) {
+                if !matches!(event, SessionEvent::PhoneSeen | SessionEvent::MessagesStored | SessionEvent::CaughtUp | SessionEvent::GroupChanged(_) | SessionEvent::Read { .. } | SessionEvent::ReadElsewhere { .. } | SessionEvent::ContactName { .. } | SessionEvent::Typing { .. } | SessionEvent::PictureChanged(_)) {
                     tracing::info!(device_id, ?event, "WhatsApp session event");
                 }
                 let now = bridge.clock.now_ms();
                 let notice = lock(&connection).on_event(&event, now);
+                reconnected = matches!(event, SessionEvent::Connected);
+                phone_seen = matches!(event, SessionEvent::PhoneSeen);
                 match event {
                     SessionEvent::MessagesStored => followers.inbox_arrivals.notify_one(),
+                    SessionEvent::CaughtUp => followers.caught_up.notify_one(),
+                    SessionEvent::HistoryStored(ref read) => {
+                        let _ = followers.history.send(read.clone());
+                    }
                     SessionEvent::GroupChanged(ref group) => {
                         let _ = followers.group_changes.send(GroupSync::Changed(group.clone()));
                     }
@@ -141,6 +165,20 @@ pub(super) async fn follow(
                                 tracing::debug!(device_id, error = %err, "could not show a read receipt");
                             }
                         });
+                    }
+                    SessionEvent::ReadElsewhere { message_ids } => {
+                        let bridge = bridge.clone();
+                        let owner = owner.user.clone();
+                        tokio::spawn(async move {
+                            if let Err(err) = bridge.owner_read_on_phone(device_id, &owner, &message_ids).await {
+                                tracing::debug!(device_id, error = %err, "could not show what the owner read on the phone");
+                            }
+                        });
+                    }
+                    SessionEvent::ContactName { user, name } => {
+                        if let Err(err) = bridge.contact_named(&user, &name).await {
+                            tracing::debug!(device_id, error = %err, "could not keep a contact's address-book name");
+                        }
                     }
                     SessionEvent::PictureChanged(user) => bridge.refresh_avatar_later(device_id, user),
                     SessionEvent::Call { chat, caller, call_id, video, state } => {
@@ -175,13 +213,124 @@ pub(super) async fn follow(
             }
             _ = ticker.tick() => lock(&connection).tick(bridge.clock.now_ms()),
         };
-        if let Some(notice) = notice {
+        let mut notices: Vec<Notice> = notice.into_iter().collect();
+        let phone_seen_ms = lock(&connection).phone_seen_ms();
+        notices.extend(
+            watchdog
+                .step(
+                    &bridge,
+                    device_id,
+                    &owner,
+                    reconnected,
+                    phone_seen,
+                    phone_seen_ms,
+                )
+                .await,
+        );
+        for notice in notices {
             sent += 1;
             if let Err(err) = tell(&bridge, device_id, &owner, &notice, (follower, sent)).await {
                 tracing::warn!(device_id, error = %err, "could not tell the owner about their connection");
             }
         }
     }
+}
+
+/// The phone-silence watchdog of one followed session: the pure watch, when it last
+/// looked, and since when the login exists (a phone never heard from counts from then).
+struct Watchdog {
+    watch: PhoneWatch,
+    interval_ms: i64,
+    last_check_ms: Option<i64>,
+    linked_at_ms: i64,
+}
+
+impl Watchdog {
+    async fn start(bridge: &Bridge, device_id: i32) -> Self {
+        let config = &bridge.config.whatsapp.phone_watchdog;
+        let (warned, pinged) = bridge
+            .db
+            .phone_watch_marks(device_id)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(device_id, error = %err, "cannot read the phone watchdog's marks");
+                (None, None)
+            });
+        let linked_at_ms = match bridge.db.login_of_device(device_id).await {
+            Ok(Some(login)) => login.created_at_ms,
+            _ => bridge.clock.now_ms(),
+        };
+        Self {
+            watch: PhoneWatch::new(config.warn_after, config.ping_after, warned, pinged),
+            interval_ms: i64::try_from(config.check_interval.as_millis()).unwrap_or(i64::MAX),
+            last_check_ms: None,
+            linked_at_ms,
+        }
+    }
+
+    /// After each event or tick: a sighting after a warning says the phone is back; a
+    /// (re)connect, or the check interval, looks at the silence (warn, ping).
+    async fn step(
+        &mut self,
+        bridge: &Bridge,
+        device_id: i32,
+        owner: &Owner,
+        reconnected: bool,
+        phone_seen: bool,
+        phone_seen_ms: Option<i64>,
+    ) -> Vec<Notice> {
+        let now = bridge.clock.now_ms();
+        let marks = (self.watch.warned_at_ms, self.watch.pinged_at_ms);
+        let mut notices = Vec::new();
+        if phone_seen && self.watch.seen() {
+            notices.push(Notice::PhoneBack);
+        }
+        let due = self
+            .last_check_ms
+            .is_none_or(|at| now.saturating_sub(at) >= self.interval_ms);
+        if reconnected || due {
+            self.last_check_ms = Some(now);
+            let seen_ms = phone_seen_ms.unwrap_or(self.linked_at_ms);
+            let decision = self.watch.check(now, seen_ms);
+            tracing::debug!(
+                device_id,
+                now,
+                seen_ms,
+                ?decision,
+                "the phone watchdog looked"
+            );
+            if let Some(since_ms) = decision.warn_since_ms {
+                notices.push(Notice::PhoneSilent { since_ms });
+            }
+            if decision.ping {
+                ping(bridge, device_id, owner, now);
+            }
+        }
+        if (self.watch.warned_at_ms, self.watch.pinged_at_ms) != marks
+            && let Err(err) = bridge
+                .db
+                .set_phone_watch_marks(device_id, self.watch.warned_at_ms, self.watch.pinged_at_ms)
+                .await
+        {
+            tracing::warn!(device_id, error = %err, "could not record the phone watchdog's marks");
+        }
+        notices
+    }
+}
+
+/// Pings the phone in the background (best effort: a phone that does not answer stays
+/// silent, and the next warning says so).
+fn ping(bridge: &Bridge, device_id: i32, owner: &Owner, now_ms: i64) {
+    let Some(session) = bridge.sessions.sender(device_id) else {
+        return;
+    };
+    let phone = owner.phone.clone();
+    tokio::spawn(async move {
+        match session.ping_phone(&phone, now_ms).await {
+            Ok(()) => tracing::info!(device_id, "pinged the phone after a long silence"),
+            Err(err) => tracing::warn!(device_id, error = %err, "could not ping the phone"),
+        }
+    });
 }
 
 fn lock(connection: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {

@@ -36,7 +36,7 @@ pub(super) const DOCS: Docs = &[
     ),
     (
         "max_catchup_messages",
-        "How many messages per chat are caught up after the bridge was offline.",
+        "How many of the messages that came while the bridge was offline each chat shows (the newest); the others stay stored for `more-history`.",
     ),
     (
         "unread_hours_threshold",
@@ -51,6 +51,7 @@ pub struct HistorySyncConfig {
     pub request_full_sync: bool,
     #[serde(with = "super::duration")]
     pub dispatch_wait: Duration,
+    pub max_stored_messages_per_chat: i32,
 }
 
 impl Default for HistorySyncConfig {
@@ -59,6 +60,7 @@ impl Default for HistorySyncConfig {
             max_initial_conversations: -1,
             request_full_sync: false,
             dispatch_wait: Duration::from_secs(60),
+            max_stored_messages_per_chat: -1,
         }
     }
 }
@@ -80,6 +82,10 @@ pub(super) const HISTORY_SYNC_DOCS: Docs = &[
         "dispatch_wait",
         "Portal rooms are created once the phone has sent no history for this long.",
     ),
+    (
+        "max_stored_messages_per_chat",
+        "History is kept after backfill, for `more-history`; this keeps only the newest messages of each chat. -1 keeps everything.",
+    ),
 ];
 
 impl HistorySyncConfig {
@@ -88,6 +94,18 @@ impl HistorySyncConfig {
             errors.push(ConfigError::invalid(
                 "history_sync.max_initial_conversations",
                 "must be -1 (every chat), 0 or a positive number",
+            ));
+        }
+        if self.max_stored_messages_per_chat < -1 {
+            errors.push(ConfigError::invalid(
+                "history_sync.max_stored_messages_per_chat",
+                "must be -1 (keep everything), 0 or a positive number",
+            ));
+        }
+        if self.dispatch_wait.is_zero() {
+            errors.push(ConfigError::invalid(
+                "history_sync.dispatch_wait",
+                "must be longer than 0s (the phone sends its history in several parts)",
             ));
         }
     }

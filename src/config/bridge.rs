@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, Docs, Permissions};
@@ -9,6 +11,9 @@ pub struct BridgeConfig {
     pub permissions: Permissions,
     pub displayname_template: String,
     pub displayname_sources: Vec<NameSource>,
+    /// Double puppeting: per homeserver name, `as_token:<token>` of an appservice whose
+    /// (non-exclusive) user namespace covers that server's users.
+    pub double_puppet_secrets: BTreeMap<String, String>,
 }
 
 /// Where a contact's name can come from, for `{name}` in the display name template.
@@ -21,6 +26,9 @@ pub enum NameSource {
     PushName,
     /// `+` and the phone number.
     Phone,
+    /// The name the contact has in your phone's address book (not among the defaults:
+    /// it is your name for them, and others using the bridge see it too).
+    ContactName,
 }
 
 /// The placeholders a display name template may use.
@@ -37,6 +45,7 @@ impl Default for BridgeConfig {
                 NameSource::PushName,
                 NameSource::Phone,
             ],
+            double_puppet_secrets: BTreeMap::new(),
         }
     }
 }
@@ -57,9 +66,16 @@ pub(super) const DOCS: Docs = &[
     ),
     (
         "displayname_sources",
-        "Where `{name}` comes from, first match wins: business_name, push_name, phone. The\nphone number is used when none of them is known.",
+        "Where `{name}` comes from, first match wins: business_name, push_name, phone, and\ncontact_name (the name in your phone's address book; off by default, as everyone on\nthe bridge sees the same ghost). The phone number is used when none of them is known.",
+    ),
+    (
+        "double_puppet_secrets",
+        "Double puppeting: the bridge acts as your own Matrix account for what only you can do\n(marking portals as direct chats in your `m.direct`, and showing in Matrix what you read\non the phone). Per homeserver name, `as_token:` and the token of a second appservice\nregistration whose user namespace is that server's users (non-exclusive, `url: null`):\n`{\"example.com\": \"as_token:…\"}`. Empty: off.",
     ),
 ];
+
+/// How a double puppeting secret starts.
+pub const AS_TOKEN_PREFIX: &str = "as_token:";
 
 impl BridgeConfig {
     pub(super) fn validate(&self, errors: &mut Vec<ConfigError>) {
@@ -97,6 +113,15 @@ impl BridgeConfig {
                 break;
             }
             rest = &after[end..];
+        }
+        for (server, secret) in &self.double_puppet_secrets {
+            let token = secret.strip_prefix(AS_TOKEN_PREFIX).unwrap_or_default();
+            if server.trim().is_empty() || token.trim().is_empty() {
+                errors.push(ConfigError::invalid(
+                    format!("bridge.double_puppet_secrets.{server}"),
+                    "must map a homeserver name to `as_token:` and the token of the double puppeting appservice",
+                ));
+            }
         }
         if self.displayname_sources.is_empty() {
             errors.push(ConfigError::invalid(

@@ -23,13 +23,15 @@ pub use appservice::{
     AppserviceConfig, BotConfig, TOKEN_PLACEHOLDER, USERNAME_PLACEHOLDER, is_localpart,
 };
 pub use backfill::{BackfillConfig, HistorySyncConfig};
-pub use bridge::{BridgeConfig, NameSource};
+pub use bridge::{AS_TOKEN_PREFIX, BridgeConfig, NameSource};
 pub use database::{DatabaseConfig, DatabaseType};
 pub use error::ConfigError;
 pub use example::example_config;
 pub use homeserver::HomeserverConfig;
 pub use permissions::{PermissionLevel, Permissions};
-pub use service::{LogFormat, LoggingConfig, MetricsConfig, ProvisioningConfig};
+pub use service::{
+    DeviceApiCredential, LogFormat, LoggingConfig, MetricsConfig, ProvisioningConfig,
+};
 pub use token_patch::{TokenPatchError, set_appservice_tokens};
 pub use whatsapp::{PhoneWatchdogConfig, WhatsappConfig};
 
@@ -67,7 +69,11 @@ const SECTIONS: &[(&str, Docs)] = &[
 ];
 
 /// Keys whose value is a map chosen by the admin, not a fixed set of fields.
-const FREE_FORM_KEYS: &[&str] = &["bridge.permissions"];
+const FREE_FORM_KEYS: &[&str] = &[
+    "bridge.permissions",
+    "bridge.double_puppet_secrets",
+    "provisioning.device_api",
+];
 
 type SecretSetter = fn(&mut Config, String);
 

@@ -1,5 +1,6 @@
 //! Sections for the bridge's own operation: provisioning API, metrics and logging.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,16 @@ use super::{ConfigError, Docs};
 pub struct ProvisioningConfig {
     pub prefix: String,
     pub shared_secret: String,
+    /// The device API's HTTP Basic credentials: per username, its password and the
+    /// Matrix user whose logins it manages.
+    pub device_api: BTreeMap<String, DeviceApiCredential>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceApiCredential {
+    pub password: String,
+    pub user_id: String,
 }
 
 impl Default for ProvisioningConfig {
@@ -18,6 +29,7 @@ impl Default for ProvisioningConfig {
         Self {
             prefix: "/_matrix/provision".into(),
             shared_secret: String::new(),
+            device_api: BTreeMap::new(),
         }
     }
 }
@@ -32,6 +44,10 @@ pub(super) const PROVISIONING_DOCS: Docs = &[
         "shared_secret",
         "The bearer token clients must present; empty disables the API.\nCan also come from the MATRIX_WHATSAPP_PROVISIONING_SHARED_SECRET environment variable.",
     ),
+    (
+        "device_api",
+        "The device API (/devices) and the login page (/login): HTTP Basic credentials, each\nbound to the Matrix user whose WhatsApp logins it manages:\n`{\"dashboard\": {\"password\": \"<16+ random characters>\", \"user_id\": \"@alice:example.com\"}}`.\nEmpty: the device API and the page are off.",
+    ),
 ];
 
 impl ProvisioningConfig {
@@ -41,6 +57,30 @@ impl ProvisioningConfig {
                 "provisioning.prefix",
                 "must start with `/` and not end with one, like `/_matrix/provision`",
             ));
+        }
+        for (username, credential) in &self.device_api {
+            let key = format!("provisioning.device_api.{username}");
+            if username.is_empty() || username.contains(':') {
+                errors.push(ConfigError::invalid(
+                    key.clone(),
+                    "the username must not be empty nor contain `:` (HTTP Basic cannot carry it)",
+                ));
+            }
+            if credential.password.len() < 16 {
+                errors.push(ConfigError::invalid(
+                    format!("{key}.password"),
+                    "is too short to be secret; use at least 16 random characters",
+                ));
+            }
+            if ruma::UserId::parse(credential.user_id.as_str()).is_err() {
+                errors.push(ConfigError::invalid(
+                    format!("{key}.user_id"),
+                    format!(
+                        "`{}` is not a Matrix user ID like @alice:example.com",
+                        credential.user_id
+                    ),
+                ));
+            }
         }
         if !self.shared_secret.is_empty() && self.shared_secret.len() < 16 {
             errors.push(ConfigError::invalid(

@@ -238,3 +238,57 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn double_puppet_secrets_must_be_appservice_tokens() {
+    let config = parse(&format!(
+        "{GOOD_TOKENS}bridge:\n  double_puppet_secrets:\n    example.com: 'as_token:abc'\n"
+    ))
+    .expect("valid");
+    assert_eq!(
+        config
+            .bridge
+            .double_puppet_secrets
+            .get("example.com")
+            .map(String::as_str),
+        Some("as_token:abc")
+    );
+    let err = parse(&format!(
+        "{GOOD_TOKENS}bridge:\n  double_puppet_secrets:\n    example.com: 'loginsecret'\n"
+    ))
+    .expect_err("not an appservice token");
+    let text = err.to_string();
+    assert!(
+        text.contains("bridge.double_puppet_secrets.example.com") && text.contains("as_token:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn device_api_credentials_are_checked_by_key() {
+    let good = parse(&format!(
+        "{GOOD_TOKENS}provisioning:\n  device_api:\n    dash:\n      password: 'sixteen-chars-or-more'\n      user_id: '@alice:example.com'\n"
+    ))
+    .expect("a good credential");
+    let credential = &good.provisioning.device_api["dash"];
+    assert_eq!(credential.user_id, "@alice:example.com");
+
+    let err = parse(&format!(
+        "{GOOD_TOKENS}provisioning:\n  device_api:\n    'da:sh':\n      password: short\n      user_id: alice\n"
+    ))
+    .expect_err("three problems");
+    let text = err.to_string();
+    for expected in [
+        "provisioning.device_api.da:sh",
+        "provisioning.device_api.da:sh.password",
+        "provisioning.device_api.da:sh.user_id",
+        "`alice` is not a Matrix user ID",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    let err = parse(&format!(
+        "{GOOD_TOKENS}provisioning:\n  device_api:\n    dash:\n      pasword: 'sixteen-chars-or-more'\n      user_id: '@alice:example.com'\n"
+    ))
+    .expect_err("a typo inside a credential");
+    assert!(err.to_string().contains("pasword"), "{err}");
+}

@@ -10,7 +10,7 @@ use ruma::events::room::message::{
     UnstableAudioDetailsContentBlock, UnstableVoiceContentBlock, VideoInfo,
     VideoMessageEventContent,
 };
-use ruma::events::room::{ImageInfo, MediaSource};
+use ruma::events::room::{ImageInfo, MediaSource, ThumbnailInfo};
 use ruma::events::sticker::StickerEventContent;
 use ruma::{OwnedMxcUri, UInt};
 use whatsapp_rust::waproto::whatsapp as wa;
@@ -45,6 +45,31 @@ pub struct MediaPart {
     pub duration: Option<Duration>,
     /// A voice note's loudness over time, 0–100 per sample as WhatsApp keeps it.
     pub waveform: Vec<u8>,
+    /// A video WhatsApp plays as a GIF: looping, silent, without controls.
+    pub gif: bool,
+    /// The small JPEG preview WhatsApp sends inside the message.
+    pub thumbnail: Option<Thumbnail>,
+    /// The Matrix users the caption mentions (as pills in its HTML).
+    pub mentioned: Vec<ruma::OwnedUserId>,
+}
+
+/// A preview picture the message carries itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thumbnail {
+    pub jpeg: Vec<u8>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+impl Thumbnail {
+    fn of(jpeg: &Option<Vec<u8>>, width: Option<u32>, height: Option<u32>) -> Option<Self> {
+        let jpeg = jpeg.as_ref().filter(|jpeg| !jpeg.is_empty())?;
+        Some(Self {
+            jpeg: jpeg.clone(),
+            width,
+            height,
+        })
+    }
 }
 
 /// The event of a bridged file.
@@ -52,7 +77,19 @@ pub struct MediaPart {
 pub enum MediaContent {
     Message(RoomMessageEventContent),
     Sticker(StickerEventContent),
+    /// An `m.room.message` with fields the typed content has no room for (the GIF
+    /// flags clients know from other bridges: `fi.mau.gif`, `fi.mau.loop`, …).
+    Json(serde_json::Value),
 }
+
+/// The flags that make Matrix clients play a video as a GIF.
+const GIF_FLAGS: [&str; 5] = [
+    "fi.mau.gif",
+    "fi.mau.loop",
+    "fi.mau.autoplay",
+    "fi.mau.hide_controls",
+    "fi.mau.no_audio",
+];
 
 fn caption(text: Option<&str>) -> Option<(String, Option<String>)> {
     let text = text.map(str::trim).filter(|text| !text.is_empty())?;
@@ -104,6 +141,9 @@ pub fn media_of(message: &wa::Message) -> Option<MediaPart> {
             height: image.height,
             duration: None,
             waveform: Vec::new(),
+            gif: false,
+            thumbnail: Thumbnail::of(&image.jpeg_thumbnail, None, None),
+            mentioned: Vec::new(),
         });
     }
     if let Some(video) = message.video_message.as_option() {
@@ -119,6 +159,9 @@ pub fn media_of(message: &wa::Message) -> Option<MediaPart> {
             height: video.height,
             duration: video.seconds.map(|s| Duration::from_secs(s.into())),
             waveform: Vec::new(),
+            gif: video.gif_playback.unwrap_or(false),
+            thumbnail: Thumbnail::of(&video.jpeg_thumbnail, None, None),
+            mentioned: Vec::new(),
         });
     }
     if let Some(audio) = message.audio_message.as_option() {
@@ -135,6 +178,9 @@ pub fn media_of(message: &wa::Message) -> Option<MediaPart> {
             height: None,
             duration: audio.seconds.map(|s| Duration::from_secs(s.into())),
             waveform: audio.waveform.clone().unwrap_or_default(),
+            gif: false,
+            thumbnail: None,
+            mentioned: Vec::new(),
         });
     }
     if let Some(document) = message.document_message.as_option() {
@@ -158,6 +204,13 @@ pub fn media_of(message: &wa::Message) -> Option<MediaPart> {
             height: None,
             duration: None,
             waveform: Vec::new(),
+            gif: false,
+            thumbnail: Thumbnail::of(
+                &document.jpeg_thumbnail,
+                document.thumbnail_width,
+                document.thumbnail_height,
+            ),
+            mentioned: Vec::new(),
         });
     }
     if let Some(sticker) = message.sticker_message.as_option() {
@@ -173,6 +226,9 @@ pub fn media_of(message: &wa::Message) -> Option<MediaPart> {
             height: sticker.height,
             duration: None,
             waveform: Vec::new(),
+            gif: false,
+            thumbnail: None,
+            mentioned: Vec::new(),
         });
     }
     None
@@ -193,6 +249,24 @@ fn amplitudes(waveform: &[u8]) -> Vec<UnstableAmplitude> {
         .collect()
 }
 
+/// A video's content with the GIF flags in its `info`; the typed content when it does
+/// not serialise as an object (it always does).
+fn gif(content: RoomMessageEventContent) -> MediaContent {
+    let Ok(mut value) = serde_json::to_value(&content) else {
+        return MediaContent::Message(content);
+    };
+    let Some(info) = value
+        .get_mut("info")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return MediaContent::Message(content);
+    };
+    for flag in GIF_FLAGS {
+        info.insert(flag.to_owned(), serde_json::Value::Bool(true));
+    }
+    MediaContent::Json(value)
+}
+
 impl MediaPart {
     /// What the file was, for people: "a photo", "a voice message".
     pub fn what(&self) -> &'static str {
@@ -207,9 +281,24 @@ impl MediaPart {
     }
 
     /// The event for the file, now at `url` on the homeserver (`size` is what was
-    /// uploaded). With a caption, the caption is the body and the name the filename.
-    pub fn content(&self, url: OwnedMxcUri, size: u64) -> MediaContent {
+    /// uploaded), with its preview at `thumbnail` when that was uploaded too. With a
+    /// caption, the caption is the body and the name the filename.
+    pub fn content(
+        &self,
+        url: OwnedMxcUri,
+        size: u64,
+        thumbnail: Option<OwnedMxcUri>,
+    ) -> MediaContent {
         let size = UInt::new(size).or(uint(self.size));
+        let preview = thumbnail.and_then(|url| {
+            let jpeg = self.thumbnail.as_ref()?;
+            let mut info = ThumbnailInfo::new();
+            info.mimetype = Some("image/jpeg".into());
+            info.size = UInt::new(jpeg.jpeg.len() as u64);
+            info.width = uint(jpeg.width);
+            info.height = uint(jpeg.height);
+            Some((MediaSource::Plain(url), Box::new(info)))
+        });
         let (body, html) = match &self.caption {
             Some((text, html)) => (text.clone(), html.clone()),
             None => (self.filename.clone(), None),
@@ -231,6 +320,10 @@ impl MediaPart {
                 info.size = size;
                 info.width = uint(self.width);
                 info.height = uint(self.height);
+                if let Some((source, thumbnail)) = preview {
+                    info.thumbnail_source = Some(source);
+                    info.thumbnail_info = Some(thumbnail);
+                }
                 let mut content = ImageMessageEventContent::new(body, MediaSource::Plain(url))
                     .info(Box::new(info));
                 content.filename = filename;
@@ -244,10 +337,18 @@ impl MediaPart {
                 info.width = uint(self.width);
                 info.height = uint(self.height);
                 info.duration = self.duration;
+                if let Some((source, thumbnail)) = preview {
+                    info.thumbnail_source = Some(source);
+                    info.thumbnail_info = Some(thumbnail);
+                }
                 let mut content = VideoMessageEventContent::new(body, MediaSource::Plain(url))
                     .info(Box::new(info));
                 content.filename = filename;
                 content.formatted = formatted;
+                if self.gif {
+                    return gif(self
+                        .with_mentions(RoomMessageEventContent::new(MessageType::Video(content))));
+                }
                 MessageType::Video(content)
             }
             MediaKind::Audio { voice } => {
@@ -272,6 +373,10 @@ impl MediaPart {
                 let mut info = FileInfo::new();
                 info.mimetype = Some(self.mimetype.clone());
                 info.size = size;
+                if let Some((source, thumbnail)) = preview {
+                    info.thumbnail_source = Some(source);
+                    info.thumbnail_info = Some(thumbnail);
+                }
                 let mut content = FileMessageEventContent::new(body, MediaSource::Plain(url))
                     .info(Box::new(info));
                 content.filename = filename;
@@ -279,7 +384,16 @@ impl MediaPart {
                 MessageType::File(content)
             }
         };
-        MediaContent::Message(RoomMessageEventContent::new(msgtype))
+        MediaContent::Message(self.with_mentions(RoomMessageEventContent::new(msgtype)))
+    }
+
+    fn with_mentions(&self, mut content: RoomMessageEventContent) -> RoomMessageEventContent {
+        if !self.mentioned.is_empty() {
+            content.mentions = Some(ruma::events::Mentions::with_user_ids(
+                self.mentioned.iter().cloned(),
+            ));
+        }
+        content
     }
 
     /// What the room shows when the file cannot be brought over: what it was, its
@@ -310,7 +424,48 @@ mod tests {
         match content {
             MediaContent::Message(message) => message,
             MediaContent::Sticker(sticker) => panic!("a sticker: {sticker:?}"),
+            MediaContent::Json(json) => panic!("not typed: {json}"),
         }
+    }
+
+    #[test]
+    fn a_preview_becomes_the_thumbnail_and_a_gif_is_flagged() {
+        let message = wa::Message {
+            video_message: buffa::MessageField::some(wa::message::VideoMessage {
+                gif_playback: Some(true),
+                jpeg_thumbnail: Some(vec![0xff, 0xd8, 0xff]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let part = media_of(&message).expect("a video is media");
+        let thumb = OwnedMxcUri::from("mxc://localhost/thumb");
+        let MediaContent::Json(json) = part.content(mxc(), 9, Some(thumb)) else {
+            panic!("a GIF carries its flags as JSON");
+        };
+        assert_eq!(json["msgtype"], "m.video");
+        for flag in GIF_FLAGS {
+            assert_eq!(json["info"][flag], true, "{flag}");
+        }
+        assert_eq!(json["info"]["thumbnail_url"], "mxc://localhost/thumb");
+        assert_eq!(json["info"]["thumbnail_info"]["size"], 3);
+        assert_eq!(json["info"]["thumbnail_info"]["mimetype"], "image/jpeg");
+
+        let photo = wa::Message {
+            image_message: buffa::MessageField::some(wa::message::ImageMessage {
+                jpeg_thumbnail: Some(vec![1, 2]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let part = media_of(&photo).expect("a photo is media");
+        let MessageType::Image(image) = message_of(part.content(mxc(), 9, None)).msgtype else {
+            panic!("not an image");
+        };
+        assert!(
+            image.info.expect("info").thumbnail_source.is_none(),
+            "no thumbnail without its upload"
+        );
     }
 
     #[test]
@@ -328,7 +483,7 @@ mod tests {
         };
         let part = media_of(&message).expect("a photo is media");
         assert_eq!(part.what(), "a photo");
-        let MessageType::Image(image) = message_of(part.content(mxc(), 1234)).msgtype else {
+        let MessageType::Image(image) = message_of(part.content(mxc(), 1234, None)).msgtype else {
             panic!("not an image");
         };
         assert_eq!(image.body, "look *here*");
@@ -357,7 +512,7 @@ mod tests {
         };
         let part = media_of(&message).expect("audio is media");
         assert_eq!(part.what(), "a voice message");
-        let MessageType::Audio(audio) = message_of(part.content(mxc(), 10)).msgtype else {
+        let MessageType::Audio(audio) = message_of(part.content(mxc(), 10, None)).msgtype else {
             panic!("not audio");
         };
         assert_eq!(audio.body, "voice.ogg");
@@ -383,7 +538,7 @@ mod tests {
             ..Default::default()
         };
         let part = media_of(&document).expect("a document is media");
-        let MessageType::File(file) = message_of(part.content(mxc(), 5)).msgtype else {
+        let MessageType::File(file) = message_of(part.content(mxc(), 5, None)).msgtype else {
             panic!("not a file");
         };
         assert_eq!(file.body, "report.pdf");
@@ -394,7 +549,7 @@ mod tests {
         };
         let part = media_of(&sticker).expect("a sticker is media");
         assert!(matches!(
-            part.content(mxc(), 5),
+            part.content(mxc(), 5, None),
             MediaContent::Sticker(sticker) if sticker.info.mimetype.as_deref() == Some("image/webp")
         ));
         assert!(media_of(&wa::Message::default()).is_none());

@@ -37,6 +37,8 @@ pub struct MediaToSend {
     pub filename: String,
     /// The text sent with the file, in WhatsApp's formatting.
     pub caption: Option<String>,
+    /// The JIDs the caption mentions.
+    pub mentioned: Vec<String>,
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub seconds: Option<u32>,
@@ -59,14 +61,21 @@ fn seconds(duration: Option<std::time::Duration>) -> Option<u32> {
     duration.and_then(|duration| u32::try_from(duration.as_secs()).ok())
 }
 
+/// The caption in WhatsApp's formatting, with the JIDs its pills mention.
 fn caption_of(
     caption: Option<&str>,
     formatted: Option<&ruma::events::room::message::FormattedBody>,
-) -> Option<String> {
-    let caption = caption?;
-    // Captions keep a pill as its name (mentions in captions are not bridged yet).
-    let (text, _) = whatsapp_text(caption, formatted, &Mentions::default());
-    (!text.trim().is_empty()).then_some(text)
+    mentions: &Mentions,
+) -> (Option<String>, Vec<String>) {
+    let Some(caption) = caption else {
+        return (None, Vec::new());
+    };
+    let (text, mentioned) = whatsapp_text(caption, formatted, mentions);
+    if text.trim().is_empty() {
+        (None, Vec::new())
+    } else {
+        (Some(text), mentioned)
+    }
 }
 
 /// Matrix keeps loudness as 0–1024 at any rate, WhatsApp as 64 samples of 0–100.
@@ -88,6 +97,7 @@ struct Common {
     url: OwnedMxcUri,
     filename: String,
     caption: Option<String>,
+    mentioned: Vec<String>,
 }
 
 fn common(
@@ -95,20 +105,27 @@ fn common(
     filename: &str,
     caption: Option<&str>,
     formatted: Option<&ruma::events::room::message::FormattedBody>,
+    mentions: &Mentions,
 ) -> Result<Common, NotBridged> {
+    let (caption, mentioned) = caption_of(caption, formatted, mentions);
     Ok(Common {
         url: plain_url(source)?,
         filename: filename.to_owned(),
-        caption: caption_of(caption, formatted),
+        caption,
+        mentioned,
     })
 }
 
-fn image(content: &ImageMessageEventContent) -> Result<MediaToSend, NotBridged> {
+fn image(
+    content: &ImageMessageEventContent,
+    mentions: &Mentions,
+) -> Result<MediaToSend, NotBridged> {
     let base = common(
         &content.source,
         content.filename(),
         content.caption(),
         content.formatted_caption(),
+        mentions,
     )?;
     let info = content.info.as_deref();
     Ok(MediaToSend {
@@ -119,6 +136,7 @@ fn image(content: &ImageMessageEventContent) -> Result<MediaToSend, NotBridged> 
             .unwrap_or_else(|| "image/jpeg".into()),
         filename: base.filename,
         caption: base.caption,
+        mentioned: base.mentioned,
         width: small(info.and_then(|info| info.width)),
         height: small(info.and_then(|info| info.height)),
         seconds: None,
@@ -127,12 +145,16 @@ fn image(content: &ImageMessageEventContent) -> Result<MediaToSend, NotBridged> 
     })
 }
 
-fn video(content: &VideoMessageEventContent) -> Result<MediaToSend, NotBridged> {
+fn video(
+    content: &VideoMessageEventContent,
+    mentions: &Mentions,
+) -> Result<MediaToSend, NotBridged> {
     let base = common(
         &content.source,
         content.filename(),
         content.caption(),
         content.formatted_caption(),
+        mentions,
     )?;
     let info = content.info.as_deref();
     Ok(MediaToSend {
@@ -143,6 +165,7 @@ fn video(content: &VideoMessageEventContent) -> Result<MediaToSend, NotBridged> 
             .unwrap_or_else(|| "video/mp4".into()),
         filename: base.filename,
         caption: base.caption,
+        mentioned: base.mentioned,
         width: small(info.and_then(|info| info.width)),
         height: small(info.and_then(|info| info.height)),
         seconds: seconds(info.and_then(|info| info.duration)),
@@ -151,12 +174,16 @@ fn video(content: &VideoMessageEventContent) -> Result<MediaToSend, NotBridged> 
     })
 }
 
-fn audio(content: &AudioMessageEventContent) -> Result<MediaToSend, NotBridged> {
+fn audio(
+    content: &AudioMessageEventContent,
+    mentions: &Mentions,
+) -> Result<MediaToSend, NotBridged> {
     let base = common(
         &content.source,
         content.filename(),
         content.caption(),
         content.formatted_caption(),
+        mentions,
     )?;
     let info = content.info.as_deref();
     let voice = content.voice.is_some();
@@ -187,6 +214,7 @@ fn audio(content: &AudioMessageEventContent) -> Result<MediaToSend, NotBridged> 
         },
         filename: base.filename,
         caption: base.caption,
+        mentioned: base.mentioned,
         width: None,
         height: None,
         seconds: seconds(duration),
@@ -195,12 +223,13 @@ fn audio(content: &AudioMessageEventContent) -> Result<MediaToSend, NotBridged> 
     })
 }
 
-fn file(content: &FileMessageEventContent) -> Result<MediaToSend, NotBridged> {
+fn file(content: &FileMessageEventContent, mentions: &Mentions) -> Result<MediaToSend, NotBridged> {
     let base = common(
         &content.source,
         content.filename(),
         content.caption(),
         content.formatted_caption(),
+        mentions,
     )?;
     Ok(MediaToSend {
         url: base.url,
@@ -212,6 +241,7 @@ fn file(content: &FileMessageEventContent) -> Result<MediaToSend, NotBridged> {
             .unwrap_or_else(|| "application/octet-stream".into()),
         filename: base.filename,
         caption: base.caption,
+        mentioned: base.mentioned,
         width: None,
         height: None,
         seconds: None,
@@ -221,12 +251,16 @@ fn file(content: &FileMessageEventContent) -> Result<MediaToSend, NotBridged> {
 }
 
 /// The file of a Matrix message, if it is a file message.
-pub fn from_message(msgtype: &MessageType) -> Option<Result<MediaToSend, NotBridged>> {
+/// A Matrix file message; pills of `mentions` in its caption become mentions.
+pub fn from_message(
+    msgtype: &MessageType,
+    mentions: &Mentions,
+) -> Option<Result<MediaToSend, NotBridged>> {
     match msgtype {
-        MessageType::Image(content) => Some(image(content)),
-        MessageType::Video(content) => Some(video(content)),
-        MessageType::Audio(content) => Some(audio(content)),
-        MessageType::File(content) => Some(file(content)),
+        MessageType::Image(content) => Some(image(content, mentions)),
+        MessageType::Video(content) => Some(video(content, mentions)),
+        MessageType::Audio(content) => Some(audio(content, mentions)),
+        MessageType::File(content) => Some(file(content, mentions)),
         _ => None,
     }
 }
@@ -258,6 +292,7 @@ pub fn from_sticker(content: &StickerEventContent) -> Result<MediaToSend, NotBri
         },
         mimetype,
         caption: None,
+        mentioned: Vec::new(),
         width: small(content.info.width),
         height: small(content.info.height),
         seconds: None,
@@ -279,8 +314,12 @@ impl MediaToSend {
 
     /// The WhatsApp message for the file, now uploaded as `file`, sent at `now_ms`.
     pub fn message(&self, file: &Uploaded, now_ms: i64) -> OutgoingMessage {
-        let context = match &self.answering {
-            Some(quote) => buffa::MessageField::some(context_of(quote)),
+        let mut context = self.answering.as_ref().map(context_of);
+        if !self.mentioned.is_empty() {
+            context.get_or_insert_with(Default::default).mentioned_jid = self.mentioned.clone();
+        }
+        let context = match context {
+            Some(context) => buffa::MessageField::some(context),
             None => buffa::MessageField::none(),
         };
         let stamp = Some(now_ms / 1000);
@@ -401,7 +440,7 @@ mod tests {
     fn a_captioned_image_sends_its_caption_and_file_keys() {
         let mut content = ImageMessageEventContent::plain("*nice* view".into(), url());
         content.filename = Some("view.png".into());
-        let media = from_message(&MessageType::Image(content))
+        let media = from_message(&MessageType::Image(content), &Mentions::default())
             .expect("an image is a file")
             .expect("plain files go");
         assert_eq!(media.caption.as_deref(), Some("*nice* view"));
@@ -413,7 +452,7 @@ mod tests {
         assert_eq!(image.media_key_timestamp, Some(5));
         // Without a separate file name, the body is the name and there is no caption.
         let bare = ImageMessageEventContent::plain("photo.jpg".into(), url());
-        let media = from_message(&MessageType::Image(bare))
+        let media = from_message(&MessageType::Image(bare), &Mentions::default())
             .expect("an image is a file")
             .expect("plain files go");
         assert_eq!(media.caption, None);
@@ -432,7 +471,7 @@ mod tests {
                 vec![UnstableAmplitude::new(1024), UnstableAmplitude::new(512)],
             ),
         );
-        let media = from_message(&MessageType::Audio(content))
+        let media = from_message(&MessageType::Audio(content), &Mentions::default())
             .expect("audio is a file")
             .expect("plain files go");
         assert_eq!(media.kind, SendKind::Audio { voice: true });
@@ -451,7 +490,7 @@ mod tests {
     #[test]
     fn files_keep_their_name_and_only_webp_stickers_stay_stickers() {
         let content = FileMessageEventContent::plain("report.pdf".into(), url());
-        let media = from_message(&MessageType::File(content))
+        let media = from_message(&MessageType::File(content), &Mentions::default())
             .expect("a file is a file")
             .expect("plain files go");
         let sent = media.message(&uploaded(), 0).0;

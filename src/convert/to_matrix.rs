@@ -135,6 +135,26 @@ fn caption_of(message: &wa::Message) -> Option<&str> {
 /// A text with its WhatsApp formatting as HTML (when it has any) and its mentions as
 /// pills, listed in `m.mentions`.
 fn text_content(text: &str, mentions: &Mentions) -> RoomMessageEventContent {
+    let rich = rich_text(text, mentions);
+    let mut content = match rich.html {
+        Some(html) => RoomMessageEventContent::text_html(rich.body, html),
+        None => RoomMessageEventContent::text_plain(rich.body),
+    };
+    if !rich.mentioned.is_empty() {
+        content.mentions = Some(ruma::events::Mentions::with_user_ids(rich.mentioned));
+    }
+    content
+}
+
+/// WhatsApp text in Matrix terms: the body (pills as names), HTML when it has
+/// formatting or pills, and who it mentions.
+struct RichText {
+    body: String,
+    html: Option<String>,
+    mentioned: Vec<ruma::OwnedUserId>,
+}
+
+fn rich_text(text: &str, mentions: &Mentions) -> RichText {
     let html = super::formatting::whatsapp_to_html(text);
     let mut named = Vec::new();
     let body = mentions.rewrite(
@@ -146,9 +166,10 @@ fn text_content(text: &str, mentions: &Mentions) -> RoomMessageEventContent {
         str::to_owned,
     );
     if named.is_empty() {
-        return match html {
-            Some(html) => RoomMessageEventContent::text_html(text, html),
-            None => RoomMessageEventContent::text_plain(text),
+        return RichText {
+            body: text.to_owned(),
+            html,
+            mentioned: named,
         };
     }
     let html = html.unwrap_or_else(|| super::formatting::escape(text));
@@ -163,10 +184,13 @@ fn text_content(text: &str, mentions: &Mentions) -> RoomMessageEventContent {
         },
         str::to_owned,
     );
-    let mut content = RoomMessageEventContent::text_html(body, html);
+    named.sort();
     named.dedup();
-    content.mentions = Some(ruma::events::Mentions::with_user_ids(named));
-    content
+    RichText {
+        body,
+        html: Some(html),
+        mentioned: named,
+    }
 }
 
 /// The secret of a poll, which its votes are encrypted with.
@@ -196,10 +220,27 @@ pub fn mentioned_jids(entry: &InboxEntry) -> Vec<String> {
         .and_then(|edited| edited.extended_text_message.as_option())
         .and_then(|text| text.context_info.as_option())
         .map(|context| context.mentioned_jid.clone());
+    let caption_context = message
+        .image_message
+        .as_option()
+        .and_then(|image| image.context_info.as_option())
+        .or_else(|| {
+            message
+                .video_message
+                .as_option()
+                .and_then(|video| video.context_info.as_option())
+        })
+        .or_else(|| {
+            message
+                .document_message
+                .as_option()
+                .and_then(|document| document.context_info.as_option())
+        });
     message
         .extended_text_message
         .as_option()
         .and_then(|text| text.context_info.as_option())
+        .or(caption_context)
         .map(|context| context.mentioned_jid.clone())
         .or(from_edit)
         .unwrap_or_default()
@@ -254,7 +295,14 @@ pub fn convert(entry: &InboxEntry, mentions: &Mentions) -> ToMatrix {
             "Sent a view-once message; open it on your phone.",
         ));
     }
-    if let Some(media) = media_of(&message) {
+    if let Some(mut media) = media_of(&message) {
+        if let Some((caption, _)) = &media.caption
+            && !mentions.is_empty()
+        {
+            let rich = rich_text(caption, mentions);
+            media.caption = Some((rich.body, rich.html));
+            media.mentioned = rich.mentioned;
+        }
         return ToMatrix::Post {
             parts: vec![Part::Media(media)],
             reply_to: reply_target(&message),

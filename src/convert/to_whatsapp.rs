@@ -179,7 +179,7 @@ pub fn convert(
     quote: Option<&Quote>,
     mentions: &Mentions,
 ) -> Result<Outgoing, NotBridged> {
-    if let Some(media) = super::media_out::from_message(&content.msgtype) {
+    if let Some(media) = super::media_out::from_message(&content.msgtype, mentions) {
         let mut media = media?;
         media.answering = quote.cloned();
         return Ok(Outgoing::Media(Box::new(media)));

@@ -36,6 +36,38 @@ impl Db {
         })
     }
 
+    /// The name the contact has in a user's phone address book, if the bridge was told.
+    pub async fn contact_name(&self, identifier: &str) -> Result<Option<String>, sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT name FROM contact_name WHERE identifier = $1")
+                .bind(identifier)
+                .fetch_optional(pool)
+                .await
+        })
+    }
+
+    /// Remembers a contact's address-book name; true when it is new or changed.
+    pub async fn set_contact_name(
+        &self,
+        identifier: &str,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<bool, sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO contact_name (identifier, name, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (identifier) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at \
+                 WHERE contact_name.name <> excluded.name",
+            )
+            .bind(identifier)
+            .bind(name)
+            .bind(now_ms)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected() > 0)
+        })
+    }
+
     /// The WhatsApp picture the ghost's avatar shows ('' for none); None for an unknown ghost.
     pub async fn ghost_avatar_id(&self, identifier: &str) -> Result<Option<String>, sqlx::Error> {
         with_pool!(self, |pool| {

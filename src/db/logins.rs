@@ -35,14 +35,18 @@ fn rows(rows: Vec<Row>) -> Vec<LoginRow> {
 }
 
 impl Db {
+    /// Stores a finished login, and puts it in the user's device-API device when it came
+    /// from there, in one transaction.
     pub async fn add_login(
         &self,
         device_id: i32,
         user: &UserId,
         phone: &str,
         now_ms: i64,
+        api_device: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO login (device_id, user_id, phone, created_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (device_id) DO UPDATE SET user_id = excluded.user_id, phone = excluded.phone",
@@ -51,9 +55,19 @@ impl Db {
             .bind(user.as_str())
             .bind(phone)
             .bind(now_ms)
-            .execute(pool)
-            .await
-            .map(drop)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(api_device) = api_device {
+                sqlx::query(
+                    "UPDATE api_device SET login_device = $3 WHERE user_id = $1 AND device_id = $2",
+                )
+                .bind(user.as_str())
+                .bind(api_device)
+                .bind(device_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
         })
     }
 
@@ -89,6 +103,41 @@ impl Db {
             )
             .bind(device_id)
             .bind(at_ms)
+            .execute(pool)
+            .await
+            .map(drop)
+        })
+    }
+
+    /// When the watchdog last warned about the phone's silence and last pinged it.
+    pub async fn phone_watch_marks(
+        &self,
+        device_id: i32,
+    ) -> Result<(Option<i64>, Option<i64>), sqlx::Error> {
+        let found: Option<(Option<i64>, Option<i64>)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT phone_warned_at, phone_pinged_at FROM login WHERE device_id = $1",
+            )
+            .bind(device_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(found.unwrap_or_default())
+    }
+
+    pub async fn set_phone_watch_marks(
+        &self,
+        device_id: i32,
+        warned_at_ms: Option<i64>,
+        pinged_at_ms: Option<i64>,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE login SET phone_warned_at = $2, phone_pinged_at = $3 WHERE device_id = $1",
+            )
+            .bind(device_id)
+            .bind(warned_at_ms)
+            .bind(pinged_at_ms)
             .execute(pool)
             .await
             .map(drop)

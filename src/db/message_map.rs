@@ -62,6 +62,44 @@ impl Db {
         })
     }
 
+    /// The newest bridged event of a room (by WhatsApp time).
+    pub async fn newest_event_in_room(
+        &self,
+        room: &RoomId,
+    ) -> Result<Option<OwnedEventId>, sqlx::Error> {
+        let event: Option<String> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT event_id FROM message_map WHERE room_id = $1 AND part >= 0 \
+                 ORDER BY sent_at_ms DESC, wa_message_id DESC, part DESC LIMIT 1",
+            )
+            .bind(room.as_str())
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(event.and_then(|event| EventId::parse(event).ok()))
+    }
+
+    /// Forgets where a chat's messages were in `room` (a room the chat has left for a
+    /// new one): they are mapped again as they are posted there.
+    pub async fn forget_room_mappings(
+        &self,
+        device_id: i32,
+        chat_jid: &str,
+        room: &RoomId,
+    ) -> Result<u64, sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM message_map WHERE device_id = $1 AND chat_jid = $2 AND room_id = $3",
+            )
+            .bind(device_id)
+            .bind(chat_jid)
+            .bind(room.as_str())
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })
+    }
+
     /// The parts of a WhatsApp message, first part first.
     pub async fn mapped_by_wa_id(
         &self,

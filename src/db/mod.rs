@@ -2,8 +2,10 @@
 //! family. Queries are written once in SQL both backends understand (`$1` placeholders,
 //! `ON CONFLICT`), and `with_pool!` runs them on whichever pool is configured.
 
+pub mod api_devices;
 mod connect;
 pub mod ghosts;
+pub mod lid_phones;
 pub mod logins;
 pub mod management_rooms;
 pub mod message_map;

@@ -77,13 +77,74 @@ impl Db {
         self.portal_for_chat(row.device_id, &row.chat_jid).await
     }
 
-    /// The group portals of a device.
-    pub async fn group_portals(&self, device_id: i32) -> Result<Vec<PortalRow>, sqlx::Error> {
-        let rows: Vec<Row> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT device_id, chat_jid, room_id, is_group FROM portal WHERE device_id = $1 AND is_group ORDER BY chat_jid",
+    /// The owner's read receipt goes to `event` when they join the portal.
+    pub async fn set_read_on_join(&self, room: &RoomId, event: &str) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE portal SET read_on_join = $2 WHERE room_id = $1")
+                .bind(room.as_str())
+                .bind(event)
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+    }
+
+    /// The event the owner's read receipt should go to now that they joined (once).
+    pub async fn take_read_on_join(&self, room: &RoomId) -> Result<Option<String>, sqlx::Error> {
+        let event: Option<String> = with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT read_on_join FROM portal WHERE room_id = $1")
+                .bind(room.as_str())
+                .fetch_optional(pool)
+                .await
+        })?;
+        let Some(event) = event.filter(|event| !event.is_empty()) else {
+            return Ok(None);
+        };
+        self.set_read_on_join(room, "").await?;
+        Ok(Some(event))
+    }
+
+    /// The chat's portal is another room from now on.
+    pub async fn move_portal(
+        &self,
+        device_id: i32,
+        chat_jid: &str,
+        room: &RoomId,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE portal SET room_id = $3, read_on_join = '', avatar_id = '' WHERE device_id = $1 AND chat_jid = $2",
             )
             .bind(device_id)
+            .bind(chat_jid)
+            .bind(room.as_str())
+            .execute(pool)
+            .await
+            .map(drop)
+        })
+    }
+
+    /// The group portals of a device.
+    pub async fn group_portals(&self, device_id: i32) -> Result<Vec<PortalRow>, sqlx::Error> {
+        self.portals_of(device_id, true).await
+    }
+
+    /// The direct chat portals of a device.
+    pub async fn direct_portals(&self, device_id: i32) -> Result<Vec<PortalRow>, sqlx::Error> {
+        self.portals_of(device_id, false).await
+    }
+
+    async fn portals_of(
+        &self,
+        device_id: i32,
+        groups: bool,
+    ) -> Result<Vec<PortalRow>, sqlx::Error> {
+        let rows: Vec<Row> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT device_id, chat_jid, room_id, is_group FROM portal WHERE device_id = $1 AND is_group = $2 ORDER BY chat_jid",
+            )
+            .bind(device_id)
+            .bind(groups)
             .fetch_all(pool)
             .await?
         });

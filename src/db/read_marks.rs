@@ -73,4 +73,56 @@ impl Db {
         }
         Ok(())
     }
+
+    /// The newest bridged event, per room, of the messages the owner read on the phone
+    /// (by WhatsApp ID, in any chat of the device); and everything up to it in those
+    /// chats is marked as read already, so the Matrix receipt that follows is not told
+    /// to WhatsApp again.
+    pub async fn read_on_phone(
+        &self,
+        device_id: i32,
+        message_ids: &[String],
+    ) -> Result<Vec<(String, String)>, sqlx::Error> {
+        // (room, chat, event, sent at) of the newest part of each message.
+        let mut newest: std::collections::BTreeMap<String, (String, String, i64)> =
+            std::collections::BTreeMap::new();
+        for id in message_ids {
+            let rows: Vec<(String, String, String, i64)> = with_pool!(self, |pool| {
+                sqlx::query_as(
+                    "SELECT room_id, chat_jid, event_id, sent_at_ms FROM message_map \
+                     WHERE device_id = $1 AND wa_message_id = $2 ORDER BY part DESC LIMIT 1",
+                )
+                .bind(device_id)
+                .bind(id)
+                .fetch_all(pool)
+                .await
+            })?;
+            for (room, chat, event, at) in rows {
+                let entry = newest
+                    .entry(room)
+                    .or_insert((chat.clone(), event.clone(), at));
+                if at > entry.2 {
+                    *entry = (chat, event, at);
+                }
+            }
+        }
+        for (chat, _, at) in newest.values() {
+            with_pool!(self, |pool| {
+                sqlx::query(
+                    "UPDATE message_map SET read_sent = TRUE \
+                     WHERE device_id = $1 AND chat_jid = $2 AND sent_at_ms <= $3 AND NOT read_sent",
+                )
+                .bind(device_id)
+                .bind(chat)
+                .bind(at)
+                .execute(pool)
+                .await
+                .map(drop)
+            })?;
+        }
+        Ok(newest
+            .into_iter()
+            .map(|(room, (_, event, _))| (room, event))
+            .collect())
+    }
 }

@@ -6,7 +6,7 @@ use ruma::api::client::account::register;
 use ruma::api::client::appservice::request_ping;
 use ruma::api::client::authenticated_media::get_content;
 use ruma::api::client::media::create_content;
-use ruma::api::client::membership::{join_room_by_id, leave_room};
+use ruma::api::client::membership::{join_room_by_id, joined_rooms, leave_room};
 use ruma::api::client::message::send_message_event;
 use ruma::api::client::profile::set_profile_field;
 use ruma::api::client::receipt::create_receipt::{self, v3::ReceiptType};
@@ -17,7 +17,9 @@ use ruma::api::client::typing::create_typing_event::{
 };
 use ruma::events::room::message::RoomMessageEventContent;
 use ruma::profile::ProfileFieldValue;
-use ruma::{EventId, MxcUri, OwnedEventId, OwnedMxcUri, OwnedTransactionId, RoomId, UserId};
+use ruma::{
+    EventId, MxcUri, OwnedEventId, OwnedMxcUri, OwnedRoomId, OwnedTransactionId, RoomId, UserId,
+};
 
 use super::client::{HomeserverClient, HomeserverError};
 
@@ -102,6 +104,13 @@ impl HomeserverClient {
         let mut request = leave_room::v3::Request::new(room.to_owned());
         request.reason = reason.map(str::to_owned);
         self.send(user, request).await.map(drop)
+    }
+
+    /// The rooms `user` is joined to.
+    pub async fn joined_rooms(&self, user: &UserId) -> Result<Vec<OwnedRoomId>, HomeserverError> {
+        self.send(user, joined_rooms::v3::Request::new())
+            .await
+            .map(|joined| joined.joined_rooms)
     }
 
     /// Sends a message. The homeserver drops a repeated `txn_id` from the same user, so a

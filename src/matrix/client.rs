@@ -143,6 +143,15 @@ impl HomeserverClient {
         &self.base_url
     }
 
+    /// The same homeserver through another appservice's token (double puppeting: an
+    /// appservice whose namespace covers the real users).
+    pub fn with_as_token(&self, as_token: &str) -> Self {
+        Self {
+            as_token: as_token.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// Sends `request` as `identity` (the bot or a ghost). Timestamp massaging (`?ts=`)
     /// comes with the request types that support it (their `timestamp` field).
     pub async fn send<R>(

@@ -95,6 +95,17 @@ impl BridgeIds {
         )
     }
 
+    /// The private alias of the room that takes over from `predecessor` as the portal of
+    /// `chat`: fixed too, so a rebuild cut short by a crash finds its room again.
+    pub fn successor_alias(
+        &self,
+        device_id: i32,
+        chat: &str,
+        predecessor: &ruma::RoomId,
+    ) -> Result<OwnedRoomAliasId, IdError> {
+        self.portal_alias(device_id, &format!("{chat}\u{0}{predecessor}"))
+    }
+
     /// The private alias of the portal of `chat` for login `device_id`. It is fixed, so
     /// a portal whose creation was cut short by a crash is found again rather than made
     /// twice; it is a keyed hash, so it says nothing about the chat and cannot be guessed.

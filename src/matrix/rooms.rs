@@ -31,6 +31,8 @@ pub struct NewRoom {
     pub channel_name: String,
     /// The room's fixed private alias: creating the same portal again finds this room.
     pub alias: OwnedRoomAliasId,
+    /// The room this one replaces (its history continues here), if any.
+    pub predecessor: Option<OwnedRoomId>,
 }
 
 fn raw_state(
@@ -58,7 +60,9 @@ impl HomeserverClient {
         request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
         request.name = room.name.clone();
         request.topic = room.topic.clone();
-        request.invite = vec![room.owner.clone()];
+        // The person is invited only once the room holds the alias: a creation that
+        // loses a race for the alias (a retry after a crash while the first request was
+        // still running) leaves an empty room nobody is invited to.
         request.is_direct = room.is_direct;
         let bridge = json!({
             "bridgebot": creator,
@@ -75,16 +79,87 @@ impl HomeserverClient {
         power.users.insert(room.owner.clone(), int!(100));
         request.power_level_content_override = Raw::new(&power).ok();
         request.room_alias_name = Some(room.alias.alias().to_owned());
-        match self.send(creator, request).await {
-            Ok(created) => Ok(created.room_id),
+        if let Some(predecessor) = &room.predecessor {
+            let content = json!({ "predecessor": { "room_id": predecessor } });
+            request.creation_content = serde_json::value::to_raw_value(&content)
+                .ok()
+                .map(Raw::from_json);
+        }
+        let room_id = match self.send(creator, request).await {
+            Ok(created) => created.room_id,
             Err(err) if err.errcode() == Some("M_ROOM_IN_USE") => {
-                let existing = self
-                    .send(creator, get_alias::v3::Request::new(room.alias.clone()))
-                    .await?;
-                Ok(existing.room_id)
+                self.send(creator, get_alias::v3::Request::new(room.alias.clone()))
+                    .await?
+                    .room_id
             }
+            Err(err) => return Err(err),
+        };
+        self.invite_person(creator, &room_id, &room.owner, room.is_direct)
+            .await?;
+        Ok(room_id)
+    }
+
+    /// Invites the room's person, marking a direct chat as one (`is_direct`); one who is
+    /// in the room already is fine.
+    async fn invite_person(
+        &self,
+        creator: &UserId,
+        room: &RoomId,
+        person: &UserId,
+        is_direct: bool,
+    ) -> Result<(), HomeserverError> {
+        if !is_direct {
+            return self.invite(creator, room, person).await;
+        }
+        let content = json!({ "membership": "invite", "is_direct": true });
+        match self
+            .set_state(creator, room, "m.room.member", person.as_str(), &content)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(err) if err.to_string().contains("already in the room") => Ok(()),
             Err(err) => Err(err),
         }
+    }
+
+    /// Closes `old` for good: its tombstone points clients to `replacement`.
+    pub async fn tombstone(
+        &self,
+        creator: &UserId,
+        old: &RoomId,
+        replacement: &RoomId,
+        body: &str,
+    ) -> Result<(), HomeserverError> {
+        let content = json!({ "body": body, "replacement_room": replacement });
+        self.set_state(creator, old, "m.room.tombstone", "", &content)
+            .await
+    }
+
+    /// Points the room's bridge state at another channel ID (the same chat, by a new
+    /// address): the state under the old ID is emptied, the new one set.
+    pub async fn move_bridge_channel(
+        &self,
+        creator: &UserId,
+        room: &RoomId,
+        protocol: &str,
+        old_id: &str,
+        new_id: &str,
+        channel_name: &str,
+    ) -> Result<(), HomeserverError> {
+        let bridge = json!({
+            "bridgebot": creator,
+            "protocol": { "id": protocol, "displayname": "WhatsApp" },
+            "channel": { "id": new_id, "displayname": channel_name },
+        });
+        for event_type in ["m.bridge", "uk.half-shot.bridge"] {
+            let new_key = format!("{protocol}/{new_id}");
+            self.set_state(creator, room, event_type, &new_key, &bridge)
+                .await?;
+            let old_key = format!("{protocol}/{old_id}");
+            self.set_state(creator, room, event_type, &old_key, &json!({}))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Invites `user`; one already in the room is fine.

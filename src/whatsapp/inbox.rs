@@ -16,7 +16,7 @@ use whatsapp_rust::waproto::whatsapp as wa;
 use crate::db::{Db, with_pool};
 
 /// One message as the inbox keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct InboxEntry {
     pub seq: i64,
     pub chat: String,
@@ -95,6 +95,23 @@ impl Inbox {
             device_id,
             commits: Arc::default(),
         }
+    }
+
+    /// Messages stored and not bridged yet, over every device.
+    pub async fn waiting_everywhere(db: &Db) -> Result<i64, sqlx::Error> {
+        with_pool!(db, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM wa_inbox WHERE NOT bridged")
+                .fetch_one(pool)
+                .await
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn device_id(&self) -> i32 {
+        self.device_id
     }
 
     /// Writes the batch in one transaction; returns how many messages were new.
@@ -176,6 +193,62 @@ impl Inbox {
             .bind(limit)
             .fetch_all(pool)
             .await
+        })
+    }
+
+    /// Every decrypted message of the chat the inbox holds (bridged or not), in
+    /// arrival order.
+    pub async fn of_chat(&self, chat: &str) -> Result<Vec<InboxEntry>, sqlx::Error> {
+        with_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, InboxEntry>(
+                "SELECT seq, chat, sender, sender_alt, message_id, sent_at_ms, push_name, from_me, payload, undecryptable, business_name FROM wa_inbox \
+                 WHERE device_id = $1 AND chat = $2 AND NOT undecryptable ORDER BY seq",
+            )
+            .bind(self.device_id)
+            .bind(chat)
+            .fetch_all(pool)
+            .await
+        })
+    }
+
+    /// How many messages wait to be bridged, per chat.
+    pub async fn pending_per_chat(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        with_pool!(&self.db, |pool| {
+            sqlx::query_as(
+                "SELECT chat, COUNT(*) FROM wa_inbox WHERE device_id = $1 AND NOT bridged \
+                 GROUP BY chat ORDER BY chat",
+            )
+            .bind(self.device_id)
+            .fetch_all(pool)
+            .await
+        })
+    }
+
+    /// Leaves all but the newest `keep` waiting messages of the chat unbridged for good
+    /// (they stay stored); returns how many.
+    pub async fn pass_over_oldest(&self, chat: &str, keep: i64) -> Result<u64, sqlx::Error> {
+        with_pool!(&self.db, |pool| {
+            let cut: Option<i64> = sqlx::query_scalar(
+                "SELECT seq FROM wa_inbox WHERE device_id = $1 AND chat = $2 AND NOT bridged \
+                 ORDER BY seq DESC LIMIT 1 OFFSET $3",
+            )
+            .bind(self.device_id)
+            .bind(chat)
+            .bind(keep)
+            .fetch_optional(pool)
+            .await?;
+            let Some(cut) = cut else {
+                return Ok(0);
+            };
+            sqlx::query(
+                "UPDATE wa_inbox SET bridged = TRUE WHERE device_id = $1 AND chat = $2 AND NOT bridged AND seq <= $3",
+            )
+            .bind(self.device_id)
+            .bind(chat)
+            .bind(cut)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
         })
     }
 

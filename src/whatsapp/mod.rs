@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod group;
+pub mod history;
 pub mod inbox;
 pub mod login_event;
 pub mod media;

@@ -16,6 +16,7 @@ use whatsapp_rust_ureq_http_client::UreqHttpClient;
 
 use super::address::{WaChat, WaUser};
 use super::group::{GroupError, GroupInfo, GroupMember, GroupRole};
+use super::history::HistoryStore;
 use super::inbox::{Inbox, InboxHook};
 use super::media::{Fetch, MediaError, MediaToFetch, ProfilePhoto, UploadKind, Uploaded};
 use super::outgoing::{OutgoingMessage, SendError};
@@ -31,6 +32,8 @@ pub struct SessionSettings {
     pub version: Option<(u32, u32, u32)>,
     /// Shown on the phone under "Linked devices".
     pub device_name: String,
+    /// Ask the phone, when linking, for its full history rather than the recent part.
+    pub request_full_sync: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,8 @@ struct Forwarder {
     inbox: Inbox,
     /// The client, once built: it knows the account's own phone number and LID.
     client: Arc<std::sync::OnceLock<Arc<Client>>>,
+    /// Where history payloads are kept the moment they arrive.
+    history: HistoryStore,
 }
 
 impl Forwarder {
@@ -60,8 +65,51 @@ impl Forwarder {
     }
 }
 
+impl Forwarder {
+    /// Keeps a history payload, reads it, and says what it held.
+    fn keep_history(&self, event: &Arc<Event>) {
+        let history = self.history.clone();
+        let events = self.events.clone();
+        let own_jid = self
+            .own_account()
+            .pn
+            .map(|pn| WaUser::Phone(pn).jid())
+            .unwrap_or_default();
+        let event = event.clone();
+        tokio::spawn(async move {
+            let Event::HistorySync(payload) = event.as_ref() else {
+                return;
+            };
+            let now_ms = unix_now_ms();
+            if let Err(err) = history.keep(payload, now_ms).await {
+                tracing::error!(error = %err, "could not keep a history payload; its chats are missing until the phone sends it again");
+                return;
+            }
+            match history.read_waiting(&own_jid, now_ms).await {
+                Ok(read) => {
+                    let _ = events.send(SessionEvent::HistoryStored(read));
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not read a kept history payload yet; it is read at the next start")
+                }
+            }
+        });
+    }
+}
+
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 impl EventHandler for Forwarder {
     fn handle_event(&self, event: Arc<Event>) {
+        if matches!(event.as_ref(), Event::HistorySync(_)) {
+            self.keep_history(&event);
+            return;
+        }
         if let Event::UndecryptableMessage(undecryptable) = event.as_ref() {
             let inbox = self.inbox.clone();
             let info = undecryptable.info.clone();
@@ -180,6 +228,49 @@ impl SessionSender {
             .collect();
         chats.sort();
         Ok(chats)
+    }
+
+    /// Reads the account's contacts (the phone's address book) from WhatsApp again, in
+    /// full; each one comes back as a `ContactName` event.
+    pub async fn resync_contacts(&self) {
+        use wacore::appstate::patch_decode::WAPatchName;
+        use whatsapp_rust::sync_task::MajorSyncTask;
+        self.client
+            .process_sync_task(MajorSyncTask::AppStateSync {
+                name: WAPatchName::CriticalUnblockLow,
+                full_sync: true,
+            })
+            .await;
+    }
+
+    /// Sends the account's own phone a peer request that an online phone answers (an
+    /// on-demand history request for one message of the owner's own chat), so a phone
+    /// that is merely idle is heard from again.
+    pub async fn ping_phone(&self, own: &PhoneNumber, now_ms: i64) -> Result<(), SendError> {
+        let jid = library_jid(&WaUser::from_phone(own).jid())?;
+        self.client
+            .fetch_message_history(&jid, "", false, now_ms, 1)
+            .await
+            .map(drop)
+            .map_err(|err| SendError::Refused(err.to_string()))
+    }
+
+    /// Asks the phone for up to `count` messages of `chat` older than the given one; the
+    /// answer comes later, as an on-demand history payload.
+    pub async fn request_older(
+        &self,
+        chat: &WaChat,
+        oldest_id: &str,
+        oldest_from_me: bool,
+        oldest_ms: i64,
+        count: i32,
+    ) -> Result<(), SendError> {
+        let jid = library_jid(&chat.jid())?;
+        self.client
+            .fetch_message_history(&jid, oldest_id, oldest_from_me, oldest_ms, count)
+            .await
+            .map(drop)
+            .map_err(|err| SendError::Refused(err.to_string()))
     }
 
     /// Whether the number has a WhatsApp account.
@@ -336,6 +427,7 @@ impl Session {
         let client_cell = Arc::new(std::sync::OnceLock::new());
         let mut device = DevicePropsOverride::new();
         device.os = Some(settings.device_name.clone());
+        let device = device.with_require_full_sync(settings.request_full_sync);
         let mut builder = Bot::builder()
             .with_backend(store)
             .with_transport_factory(
@@ -347,6 +439,7 @@ impl Session {
                 events,
                 inbox: inbox.clone(),
                 client: client_cell.clone(),
+                history: HistoryStore::new(inbox.db().clone(), inbox.device_id()),
             })
             .with_inbound_durability_hook(InboxHook(inbox))
             .with_device_props(device);

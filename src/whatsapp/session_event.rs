@@ -9,6 +9,7 @@ use wacore::types::message::MessageSource;
 use wacore::types::presence::{ChatPresence, ReceiptType};
 
 use super::address::{WaChat, WaUser};
+use super::history::HistoryRead;
 use super::login_event::LoginEvent;
 use super::phone::PhoneNumber;
 
@@ -57,12 +58,27 @@ pub enum SessionEvent {
     PhoneSeen,
     /// Messages arrived and are in the inbox, waiting to be bridged.
     MessagesStored,
+    /// WhatsApp delivered everything that waited while the session was away (all of
+    /// it is in the inbox now).
+    CaughtUp,
+    /// A history payload was kept and read.
+    HistoryStored(HistoryRead),
     /// Something about a group changed (name, description, members, roles): its JID.
     GroupChanged(String),
     /// A contact read (or played) messages in a chat.
     Read {
         chat: WaChat,
         reader: WaUser,
+        message_ids: Vec<String>,
+    },
+    /// The owner's phone has `user` in its address book as `name`.
+    ContactName {
+        user: WaUser,
+        name: String,
+    },
+    /// The account's owner read messages on another device (the phone): by ID, in
+    /// whichever chats they are.
+    ReadElsewhere {
         message_ids: Vec<String>,
     },
     /// Someone calls, or a call ended.
@@ -144,6 +160,7 @@ pub fn translate(event: &Event) -> Option<SessionEvent> {
             reason: "the phone scanned the code but has linked devices turned off".into(),
         }),
         Event::Connected(_) => Some(SessionEvent::Connected),
+        Event::OfflineSyncCompleted(_) => Some(SessionEvent::CaughtUp),
         Event::Messages(_) => Some(SessionEvent::MessagesStored),
         Event::GroupUpdate(update) => {
             Some(SessionEvent::GroupChanged(update.group_jid.to_string()))
@@ -157,6 +174,26 @@ pub fn translate(event: &Event) -> Option<SessionEvent> {
                 chat,
                 reader,
                 message_ids: receipt.message_ids.clone(),
+            })
+        }
+        Event::Receipt(receipt) if receipt.r#type == ReceiptType::ReadSelf => {
+            Some(SessionEvent::ReadElsewhere {
+                message_ids: receipt.message_ids.clone(),
+            })
+        }
+        Event::ContactUpdate(update) => {
+            let action = &update.action;
+            let alt = action.pn_jid.as_deref().and_then(WaUser::parse);
+            let user = WaUser::parse(&update.jid.to_string())?.prefer_phone(alt);
+            let name = action
+                .full_name
+                .as_deref()
+                .or(action.first_name.as_deref())
+                .map(str::trim)
+                .filter(|name| !name.is_empty())?;
+            Some(SessionEvent::ContactName {
+                user,
+                name: name.to_owned(),
             })
         }
         Event::ChatPresence(update) if !update.source.is_from_me => {

@@ -5,10 +5,19 @@ use std::process::{Child, Command, Output, Stdio};
 
 use matrix_whatsapp::config::Config;
 
-use super::synapse::{SERVER_NAME, Synapse};
+use super::synapse::{DOUBLE_PUPPET_TOKEN, SERVER_NAME, Synapse};
 use super::user::MatrixUser;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_matrix-whatsapp");
+
+/// The provisioning API's shared secret in every test config.
+pub const PROVISIONING_SECRET: &str = "provisioning-secret-for-tests";
+/// Device API credentials: one for @alice, one for @bob, one for a user whose
+/// permission level (relay) does not allow logging in.
+pub const DEVICE_API_USER: &str = "alice-dashboard";
+pub const OTHER_DEVICE_API_USER: &str = "bob-dashboard";
+pub const RELAY_DEVICE_API_USER: &str = "guest-dashboard";
+pub const DEVICE_API_PASSWORD: &str = "device-api-password-for-tests";
 
 #[derive(Debug, Clone)]
 pub enum Database {
@@ -28,6 +37,8 @@ pub struct Options {
     pub bot_avatar: Option<String>,
     /// The fake WhatsApp server's port; None points at a port nobody listens on.
     pub whatsapp_port: Option<u16>,
+    /// More top-level config sections, as YAML (like `backfill:` with its keys).
+    pub extra_config: String,
 }
 
 impl Default for Options {
@@ -38,6 +49,7 @@ impl Default for Options {
             unreachable_registration_url: false,
             bot_avatar: None,
             whatsapp_port: None,
+            extra_config: String::new(),
         }
     }
 }
@@ -50,6 +62,8 @@ pub struct TestEnv {
     pub registration_path: PathBuf,
     pub config: Config,
     pub bridge_port: u16,
+    /// Where the bridge serves its Prometheus metrics.
+    pub metrics_port: u16,
 }
 
 pub struct BridgeProcess {
@@ -62,13 +76,15 @@ impl TestEnv {
     /// it, then starts the bridge and waits until it is ready.
     pub async fn start(options: Options) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let bridge_port = super::free_port();
+        let [bridge_port, synapse_port, metrics_port, nobody_port] = super::free_ports();
         let config_path = dir.path().join("config.yaml");
         let registration_path = dir.path().join("registration.yaml");
-        let synapse_port = super::free_port();
         std::fs::write(
             &config_path,
-            config_yaml(&options, bridge_port, synapse_port),
+            config_yaml(
+                &options,
+                [bridge_port, synapse_port, metrics_port, nobody_port],
+            ),
         )
         .expect("write config");
         let output = run_cli(&[
@@ -101,6 +117,7 @@ impl TestEnv {
             registration_path,
             config,
             bridge_port,
+            metrics_port,
         };
         env.start_bridge().await;
         env
@@ -108,6 +125,16 @@ impl TestEnv {
 
     pub fn bridge_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.bridge_port)
+    }
+
+    /// The bridge's metrics, as Prometheus reads them.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.metrics_port))
+            .await
+            .expect("the metrics endpoint answers")
+            .text()
+            .await
+            .expect("metrics text")
     }
 
     pub fn bot(&self) -> String {
@@ -122,6 +149,7 @@ impl TestEnv {
             .join(format!("bridge-{}.log", rand::random::<u32>()));
         let log_file = std::fs::File::create(&log).expect("bridge log");
         let child = Command::new(BIN)
+            .env("MATRIX_WHATSAPP_TEST_CLOCK", self.clock_file())
             .args([
                 "-c",
                 path_str(&self.config_path),
@@ -147,6 +175,30 @@ impl TestEnv {
                 .status();
             let _ = process.child.wait();
         }
+    }
+
+    /// Kills the bridge as a crash would (SIGKILL): nothing is cleaned up.
+    pub fn kill_bridge(&mut self) {
+        if let Some(mut process) = self.bridge.take() {
+            let _ = process.child.kill();
+            let _ = process.child.wait();
+        }
+    }
+
+    /// The file the bridge's test clock reads its lead from.
+    fn clock_file(&self) -> PathBuf {
+        self.dir.path().join("clock-offset-ms")
+    }
+
+    /// Moves the bridge's clock forward (it reads the file on every look at the time).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        let file = self.clock_file();
+        let now: i64 = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0);
+        let by = i64::try_from(by.as_millis()).expect("a sane duration");
+        std::fs::write(&file, (now + by).to_string()).expect("clock file");
     }
 
     pub async fn restart_bridge(&mut self) {
@@ -217,8 +269,48 @@ impl Drop for TestEnv {
         if let Some(mut process) = self.bridge.take() {
             let _ = process.child.kill();
             let _ = process.child.wait();
+            if std::thread::panicking() {
+                print_log_tail(&process.log);
+            }
         }
     }
+}
+
+/// What the bridge said last, for a test that failed: the warnings and errors of its
+/// whole run, then its last lines.
+fn print_log_tail(log: &Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let text = strip_colours(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    eprintln!("---- the bridge's warnings and errors ----");
+    for line in lines
+        .iter()
+        .filter(|line| line.contains(" WARN ") || line.contains(" ERROR "))
+    {
+        eprintln!("{line}");
+    }
+    eprintln!("---- the bridge's last lines ----");
+    for line in &lines[lines.len().saturating_sub(80)..] {
+        eprintln!("{line}");
+    }
+}
+
+/// The text without terminal colour codes (`ESC [ … m`).
+fn strip_colours(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for end in chars.by_ref() {
+                if end == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
 }
 
 pub fn run_cli(args: &[&str]) -> Output {
@@ -232,7 +324,10 @@ pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("UTF-8 temp path")
 }
 
-fn config_yaml(options: &Options, bridge_port: u16, synapse_port: u16) -> String {
+/// The config for these ports: the bridge's, Synapse's, the metrics', and one nobody
+/// listens on (WhatsApp's, when no fake server is given).
+fn config_yaml(options: &Options, ports: [u16; 4]) -> String {
+    let [bridge_port, synapse_port, metrics_port, nobody_port] = ports;
     let database = match &options.database {
         Database::Sqlite => "  type: sqlite\n  uri: bridge.db\n".to_owned(),
         Database::Postgres(uri) => format!("  type: postgres\n  uri: '{uri}'\n"),
@@ -244,13 +339,14 @@ fn config_yaml(options: &Options, bridge_port: u16, synapse_port: u16) -> String
         .unwrap_or_default();
     // No test reaches out of this machine: WhatsApp is a loopback port (a fake server's,
     // or nobody's).
-    let whatsapp_port = options.whatsapp_port.unwrap_or_else(super::free_port);
+    let whatsapp_port = options.whatsapp_port.unwrap_or(nobody_port);
     let extra: String = options
         .extra_permissions
         .iter()
         .map(|line| format!("    {line}\n"))
         .collect();
     format!(
-        "# Test config: written by the harness.\nhomeserver:\n  address: http://127.0.0.1:{synapse_port}\n  domain: {SERVER_NAME}\nappservice:\n  address: http://127.0.0.1:{bridge_port}\n  hostname: 127.0.0.1\n  port: {bridge_port}\n{avatar}database:\n{database}bridge:\n  permissions:\n    '*': relay\n    {SERVER_NAME}: user\n{extra}whatsapp:\n  websocket_url: ws://127.0.0.1:{whatsapp_port}/ws/chat\n  version: 2.3000.1023456789\nlogging:\n  level: debug\n"
+        "# Test config: written by the harness.\nhomeserver:\n  address: http://127.0.0.1:{synapse_port}\n  domain: {SERVER_NAME}\nappservice:\n  address: http://127.0.0.1:{bridge_port}\n  hostname: 127.0.0.1\n  port: {bridge_port}\n{avatar}database:\n{database}bridge:\n  permissions:\n    '*': relay\n    {SERVER_NAME}: user\n{extra}  double_puppet_secrets:\n    {SERVER_NAME}: 'as_token:{DOUBLE_PUPPET_TOKEN}'\nprovisioning:\n  shared_secret: '{PROVISIONING_SECRET}'\n  device_api:\n    {DEVICE_API_USER}:\n      password: '{DEVICE_API_PASSWORD}'\n      user_id: '@alice:{SERVER_NAME}'\n    {OTHER_DEVICE_API_USER}:\n      password: '{DEVICE_API_PASSWORD}'\n      user_id: '@bob:{SERVER_NAME}'\n    {RELAY_DEVICE_API_USER}:\n      password: '{DEVICE_API_PASSWORD}'\n      user_id: '@guest:elsewhere.example'\nwhatsapp:\n  websocket_url: ws://127.0.0.1:{whatsapp_port}/ws/chat\n  version: 2.3000.1023456789\nmetrics:\n  enabled: true\n  listen: 127.0.0.1:{metrics_port}\nlogging:\n  level: debug\n{}",
+        options.extra_config
     )
 }

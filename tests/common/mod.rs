@@ -2,6 +2,8 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod bridge;
+pub mod openapi;
+pub mod provisioning;
 pub mod synapse;
 pub mod user;
 pub mod whatsapp;
@@ -16,6 +18,19 @@ pub fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
         .expect("a free local port")
+}
+
+/// `N` free local ports, all different: each is held until all are chosen, so two
+/// services of one setup never get the same port.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free local port"))
+        .collect();
+    let mut ports = [0u16; N];
+    for (port, listener) in ports.iter_mut().zip(&listeners) {
+        *port = listener.local_addr().expect("a local address").port();
+    }
+    ports
 }
 
 /// Polls `check` until it returns Some, or panics after `timeout` with `what`.

@@ -5,6 +5,9 @@ use std::process::{Child, Command, Stdio};
 
 pub const SERVER_NAME: &str = "localhost";
 pub const SHARED_SECRET: &str = "test-registration-shared-secret";
+/// The token of the double puppeting appservice every test Synapse has: its namespace is
+/// all local users (not exclusively), and nothing is pushed to it (`url: null`).
+pub const DOUBLE_PUPPET_TOKEN: &str = "test-double-puppet-token-0123456789";
 
 pub struct Synapse {
     child: Child,
@@ -23,8 +26,13 @@ impl Synapse {
         let data = dir.join("synapse");
         std::fs::create_dir_all(&data).expect("synapse folder");
         let config = data.join("homeserver.yaml");
-        std::fs::write(&config, homeserver_yaml(&data, port, registration))
-            .expect("write homeserver.yaml");
+        let double_puppet = data.join("double-puppet.yaml");
+        std::fs::write(&double_puppet, double_puppet_yaml()).expect("write double-puppet.yaml");
+        std::fs::write(
+            &config,
+            homeserver_yaml(&data, port, &[registration, &double_puppet]),
+        )
+        .expect("write homeserver.yaml");
         let log = data.join("synapse.log");
         let log_file = std::fs::File::create(&log).expect("synapse log");
         let child = Command::new(venv.join("bin/python"))
@@ -61,9 +69,29 @@ fn venv() -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
 }
 
-fn homeserver_yaml(data: &Path, port: u16, registration: &Path) -> String {
+fn double_puppet_yaml() -> String {
+    format!(
+        r#"id: doublepuppet
+url: null
+as_token: "{DOUBLE_PUPPET_TOKEN}"
+hs_token: "test-double-puppet-hs-token-never-used"
+sender_localpart: "doublepuppet-sender"
+rate_limited: false
+namespaces:
+  users:
+    - regex: "@.*:{SERVER_NAME}"
+      exclusive: false
+"#
+    )
+}
+
+fn homeserver_yaml(data: &Path, port: u16, registrations: &[&Path]) -> String {
     let data = data.display();
-    let registration = registration.display();
+    let registrations = registrations
+        .iter()
+        .map(|path| format!("\"{}\"", path.display()))
+        .collect::<Vec<_>>()
+        .join(", ");
     let fast = "{per_second: 1000, burst_count: 1000}";
     format!(
         r#"server_name: "{SERVER_NAME}"
@@ -92,7 +120,7 @@ enable_registration: false
 trusted_key_servers: []
 suppress_key_server_warning: true
 federation_domain_whitelist: []
-app_service_config_files: ["{registration}"]
+app_service_config_files: [{registrations}]
 rc_message: {fast}
 rc_registration: {fast}
 rc_room_creation: {fast}

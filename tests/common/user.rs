@@ -69,6 +69,30 @@ impl MatrixUser {
         json
     }
 
+    /// The user's global account data of one type; None when there is none.
+    pub async fn account_data(&self, event_type: &str) -> Option<Value> {
+        let user = encode(&self.user_id);
+        let response = self
+            .http
+            .get(format!(
+                "{}/_matrix/client/v3/user/{user}/account_data/{event_type}",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("homeserver answers");
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return None;
+        }
+        assert!(
+            response.status().is_success(),
+            "account data: {}",
+            response.status()
+        );
+        response.json().await.ok()
+    }
+
     /// Creates a direct chat with `other` and returns its room ID.
     pub async fn create_dm(&self, other: &str) -> String {
         self.create_room(
@@ -317,6 +341,46 @@ impl MatrixUser {
             .filter(|event| event["type"] == event_type)
             .cloned()
             .collect()
+    }
+
+    /// The user's tags on a room (`m.favourite`, `m.lowpriority`, …).
+    pub async fn room_tags(&self, room: &str) -> Vec<String> {
+        let path = format!(
+            "/_matrix/client/v3/user/{}/rooms/{}/tags",
+            encode(&self.user_id),
+            encode(room)
+        );
+        let response = self.call(reqwest::Method::GET, &path, None).await;
+        let mut tags: Vec<String> = response["tags"]
+            .as_object()
+            .map(|tags| tags.keys().cloned().collect())
+            .unwrap_or_default();
+        tags.sort();
+        tags
+    }
+
+    /// The user's push rule for a room, if there is one.
+    pub async fn room_push_rule(&self, room: &str) -> Option<Value> {
+        let response = self
+            .http
+            .get(format!(
+                "{}/_matrix/client/v3/pushrules/global/room/{}",
+                self.base,
+                encode(room)
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("homeserver answers");
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return None;
+        }
+        assert!(
+            response.status().is_success(),
+            "push rule: {}",
+            response.status()
+        );
+        response.json().await.ok()
     }
 
     /// A user's public profile (`displayname`, `avatar_url`).

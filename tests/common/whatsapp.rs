@@ -21,11 +21,19 @@ pub fn port_of(url: &str) -> u16 {
 }
 
 pub async fn setup(database: Database) -> (FakeServer, TestEnv) {
+    setup_with(Options {
+        database,
+        ..Options::default()
+    })
+    .await
+}
+
+/// The fake server and a test setup with these options, pointed at each other.
+pub async fn setup_with(options: Options) -> (FakeServer, TestEnv) {
     let server = FakeServer::start().await.expect("fake WhatsApp server");
     let options = Options {
         whatsapp_port: Some(port_of(&server.url())),
-        database,
-        ..Options::default()
+        ..options
     };
     let env = TestEnv::start(options).await;
     (server, env)
@@ -124,7 +132,19 @@ pub struct Linked {
 
 /// Starts everything and links `phone` for a person called alice.
 pub async fn linked(database: Database, phone: &str) -> Linked {
-    let (server, env) = setup(database).await;
+    linked_with(
+        Options {
+            database,
+            ..Options::default()
+        },
+        phone,
+    )
+    .await
+}
+
+/// Starts everything with these options and links `phone` for a person called alice.
+pub async fn linked_with(options: Options, phone: &str) -> Linked {
+    let (server, env) = setup_with(options).await;
     let mut seen = server.events();
     let bot = env.bot();
     let (user, room) = env.user_with_management_room("alice").await;

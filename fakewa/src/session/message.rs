@@ -263,6 +263,12 @@ fn take_decrypted(
     }
     if !own_copy {
         confirm_delivery(state, number, sender, group, id);
+    } else if let Some(request) = message
+        .protocol_message
+        .as_option()
+        .and_then(|protocol| protocol.peer_data_operation_request_message.as_option())
+    {
+        answer_peer_request(state, number, sender, id, request);
     }
     Ok(Some(record(state, number, sender, chat, id, message)))
 }
@@ -284,6 +290,60 @@ fn record(
     };
     state.decrypted.push(received.clone());
     ServerEvent::MessageDecrypted(received)
+}
+
+/// A peer request from a companion reaches the phone: an online phone acknowledges it
+/// (`peer_msg` receipt from its device 0); an offline one says nothing.
+fn answer_peer_request(
+    state: &mut State,
+    number: &str,
+    companion: &Jid,
+    id: &str,
+    request: &wa::message::PeerDataOperationRequestMessage,
+) {
+    if state
+        .account(number)
+        .is_ok_and(|account| account.phone_offline)
+    {
+        return;
+    }
+    let spec = ReceiptSpec {
+        kind: Some("peer_msg".into()),
+        ids: vec![id.to_owned()],
+    };
+    if let Some(node) = receipt_node(Jid::pn(number), None, None, &spec) {
+        state.delivery.enqueue(companion, node);
+    }
+    // An on-demand history request is answered from the phone's archive of the chat.
+    let Some(wanted) = request.history_sync_on_demand_request.as_option() else {
+        return;
+    };
+    let answer = state.account(number).ok().and_then(|account| {
+        let archive = account.archive.get(wanted.chat_jid.as_deref()?)?;
+        crate::history::on_demand_answer(
+            archive,
+            wanted.oldest_msg_timestamp_ms.unwrap_or(i64::MAX),
+            usize::try_from(wanted.on_demand_msg_count.unwrap_or(50)).unwrap_or(50),
+            id,
+        )
+    });
+    let Some(script) = answer else {
+        return;
+    };
+    let sent = (|| {
+        let sync = crate::history::build(state, &script);
+        let compressed = crate::history::compress(&sync)?;
+        let message = crate::history::notification(
+            &mut state.media,
+            &script,
+            compressed,
+            crate::history::HistoryDelivery::Inline,
+        )?;
+        crate::outbound::send_peer(state, number, &message)
+    })();
+    if let Err(err) = sent {
+        log::warn!("the phone could not answer an on-demand history request: {err}");
+    }
 }
 
 /// The delivery receipt a contact's phone sends when a message arrives.

@@ -270,7 +270,19 @@ impl Session {
                 self.remove_companion(&id, node)
             }
             ("set", "w:sync:app:state") => {
-                vec![Action::Send(app_state::empty_app_state(&id, node))]
+                let mut guard = self.shared.state();
+                let state = &mut *guard;
+                let account = self
+                    .jid
+                    .as_ref()
+                    .and_then(|jid| state.accounts.get(jid.user.as_str()));
+                let answer = app_state::app_state_answer(
+                    &id,
+                    node,
+                    account.map(|account| &account.app_state),
+                    &mut state.media,
+                );
+                vec![Action::Send(answer)]
             }
             ("get", "usync") => self.usync(&id, node),
             ("set", "w:m") if child(node, "media_conn").is_some() => self.media_conn(&id),

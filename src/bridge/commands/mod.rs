@@ -19,6 +19,7 @@ pub enum CommandKind {
     StartChat,
     Sync,
     Search,
+    MoreHistory,
 }
 
 #[derive(Debug)]
@@ -92,7 +93,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         kind: CommandKind::Sync,
         name: "sync",
         aliases: &[],
-        summary: "`sync groups`: a portal for every WhatsApp group you are in, each brought up to date.",
+        summary: "`sync groups`: a portal for every WhatsApp group you are in, each brought up to date; `sync contacts`: your contacts' names and pictures read again.",
+        min_level: PermissionLevel::User,
+    },
+    CommandSpec {
+        kind: CommandKind::MoreHistory,
+        name: "more-history",
+        aliases: &["backfill"],
+        summary: "In a chat's room: move the chat to a new room holding its full history, older messages from the phone included.",
         min_level: PermissionLevel::User,
     },
     CommandSpec {

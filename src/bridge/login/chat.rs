@@ -4,8 +4,8 @@
 use ruma::events::room::message::RoomMessageEventContent;
 use ruma::{OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId};
 
-use super::LoginUpdate;
 use super::qr_message::QrMessage;
+use super::{LoginFrontEnd, LoginUpdate};
 use crate::bridge::BridgeError;
 use crate::matrix::client::HomeserverClient;
 
@@ -47,8 +47,10 @@ impl ChatFrontEnd {
         self.step += 1;
         OwnedTransactionId::from(format!("login.{}.{}", self.flow_id, self.step))
     }
+}
 
-    pub async fn say(&mut self, markdown: &str) -> Result<(), BridgeError> {
+impl LoginFrontEnd for ChatFrontEnd {
+    async fn say(&mut self, markdown: &str) -> Result<(), BridgeError> {
         let txn = self.next_txn();
         let content = RoomMessageEventContent::notice_markdown(markdown);
         self.client
@@ -57,7 +59,7 @@ impl ChatFrontEnd {
         Ok(())
     }
 
-    pub async fn show(&mut self, update: &LoginUpdate) -> Result<(), BridgeError> {
+    async fn show(&mut self, update: &LoginUpdate) -> Result<(), BridgeError> {
         match update {
             LoginUpdate::AskPhone => self.say(ASK_PHONE).await,
             LoginUpdate::Qr { code, rotation, .. } => {
@@ -99,7 +101,9 @@ impl ChatFrontEnd {
             }
         }
     }
+}
 
+impl ChatFrontEnd {
     async fn remove_qr(&mut self) -> Result<(), BridgeError> {
         if let Some(event) = self.qr_event.take() {
             let txn = self.next_txn();

@@ -39,6 +39,16 @@ pub enum LoginUpdate {
     },
 }
 
+impl LoginUpdate {
+    /// Whether the flow ends with this update.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded { .. } | Self::TimedOut | Self::Cancelled | Self::Failed { .. }
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     AwaitingPhone {

@@ -4,9 +4,15 @@
 pub mod chat;
 pub mod driver;
 mod flow;
+mod front_end;
 pub mod qr_image;
 pub mod qr_message;
 mod registry;
+mod start;
 
 pub use flow::{LoginFlow, LoginMethod, LoginUpdate, format_pair_code};
-pub use registry::{AlreadyInProgress, FlowInput, FlowSlot, LoginFlows};
+pub use front_end::{FollowedFrontEnd, LoginFrontEnd};
+pub use registry::{
+    AlreadyInProgress, FlowChannels, FlowHandle, FlowInput, FlowKey, FlowOrigin, FlowSlot,
+    LoginFlows, Progress,
+};

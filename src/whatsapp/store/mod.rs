@@ -25,13 +25,24 @@ pub struct WaStore {
 impl WaStore {
     /// Allocates a new device row and returns its ID.
     pub async fn create_device(db: &Db) -> Result<i32, sqlx::Error> {
-        with_pool!(db, |pool| {
-            sqlx::query_scalar::<_, i32>(
-                "INSERT INTO wa_device (id) SELECT COALESCE(MAX(id), 0) + 1 FROM wa_device RETURNING id",
-            )
-            .fetch_one(pool)
-            .await
-        })
+        // Two logins starting at once may pick the same next number (Postgres reads
+        // MAX(id) without a lock); the one that loses takes the number after.
+        let mut tries = 0;
+        loop {
+            let created = with_pool!(db, |pool| {
+                sqlx::query_scalar::<_, i32>(
+                    "INSERT INTO wa_device (id) SELECT COALESCE(MAX(id), 0) + 1 FROM wa_device RETURNING id",
+                )
+                .fetch_one(pool)
+                .await
+            });
+            match created {
+                Err(sqlx::Error::Database(err)) if err.is_unique_violation() && tries < 20 => {
+                    tries += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Deletes a device and, through the foreign keys, all of its protocol state.
