@@ -239,22 +239,8 @@ fn options(extra: &str) -> Options {
 
 /// Joins every invite until `count` rooms were joined; more than `count` fails.
 async fn join_portals(user: &MatrixUser, count: usize) -> Vec<String> {
-    let mut joined: Vec<String> = Vec::new();
-    let deadline = tokio::time::Instant::now() + LINKING * 2;
-    while joined.len() < count {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {} of {count} portal invites came",
-            joined.len()
-        );
-        for (room, _) in user.invites().await {
-            if !joined.contains(&room) {
-                user.join(&room).await;
-                joined.push(room);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let mut joined = Vec::new();
+    user.join_invites(&mut joined, count, LINKING * 2).await;
     assert_eq!(joined.len(), count, "exactly {count} portals");
     joined
 }

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::bridge::Database;
 use common::user::MatrixUser;
 use common::whatsapp::{LINKING, Linked, linked, server_event};
@@ -34,25 +32,6 @@ fn by(addressing: Addressing) -> SendOptions {
     SendOptions {
         addressing,
         ..Default::default()
-    }
-}
-
-/// Joins invites until `count` rooms were joined; returns them in the order joined.
-async fn accept_invites(user: &MatrixUser, joined: &mut Vec<String>, count: usize) {
-    let deadline = tokio::time::Instant::now() + LINKING;
-    while joined.len() < count {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {} of {count} portal invites came",
-            joined.len()
-        );
-        for (room, _) in user.invites().await {
-            if !joined.contains(&room) {
-                user.join(&room).await;
-                joined.push(room);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -109,7 +88,7 @@ async fn a_lid_ghost_gives_way_to_the_phone_number_once_it_is_known() {
     )
     .expect("send");
     let mut rooms = Vec::new();
-    accept_invites(&person, &mut rooms, 1).await;
+    person.join_invites(&mut rooms, 1, LINKING).await;
     let direct = room_of(&person, &rooms, &lid_ghost, "hello by lid").await;
     erin.send(
         &Chat::Group(group.jid().user.to_string()),
@@ -117,7 +96,7 @@ async fn a_lid_ghost_gives_way_to_the_phone_number_once_it_is_known() {
         &by(Addressing::LidOnly),
     )
     .expect("send");
-    accept_invites(&person, &mut rooms, 2).await;
+    person.join_invites(&mut rooms, 2, LINKING).await;
     let garden = room_of(&person, &rooms, &lid_ghost, "group hello by lid").await;
     assert_ne!(direct, garden);
 

@@ -305,7 +305,9 @@ fn failure_reason(err: &BridgeError) -> &'static str {
     match err {
         BridgeError::Homeserver(_) => "homeserver_refused",
         BridgeError::Database(_) => "database",
-        BridgeError::QrImage(_) | BridgeError::Identity(_) => "unreadable",
+        BridgeError::QrImage(_) | BridgeError::Identity(_) | BridgeError::Metrics(_) => {
+            "unreadable"
+        }
         BridgeError::NotConnected => "not_connected",
     }
 }

@@ -46,8 +46,6 @@ impl Bridge {
         self.metrics.set_logins(&counts);
         self.metrics
             .set_inbox_waiting(Inbox::waiting_everywhere(&self.db).await?);
-        self.metrics
-            .render()
-            .map_err(|err| BridgeError::Identity(format!("cannot render the metrics: {err}")))
+        Ok(self.metrics.render()?)
     }
 }

@@ -258,6 +258,8 @@ pub enum BridgeError {
     Identity(String),
     #[error("the WhatsApp account is not connected right now")]
     NotConnected,
+    #[error("cannot render the metrics: {0}")]
+    Metrics(#[from] std::fmt::Error),
 }
 
 /// Failures the homeserver may not have tomorrow: worth a retry of the whole transaction.

@@ -72,12 +72,17 @@ impl MatrixUser {
     /// The user's global account data of one type; None when there is none.
     pub async fn account_data(&self, event_type: &str) -> Option<Value> {
         let user = encode(&self.user_id);
+        self.get_optional(&format!(
+            "/_matrix/client/v3/user/{user}/account_data/{event_type}"
+        ))
+        .await
+    }
+
+    /// GETs `path`: None when the homeserver has nothing there (404).
+    async fn get_optional(&self, path: &str) -> Option<Value> {
         let response = self
             .http
-            .get(format!(
-                "{}/_matrix/client/v3/user/{user}/account_data/{event_type}",
-                self.base
-            ))
+            .get(format!("{}{path}", self.base))
             .bearer_auth(&self.token)
             .send()
             .await
@@ -87,7 +92,7 @@ impl MatrixUser {
         }
         assert!(
             response.status().is_success(),
-            "account data: {}",
+            "{path}: {}",
             response.status()
         );
         response.json().await.ok()
@@ -270,6 +275,25 @@ impl MatrixUser {
         invites
     }
 
+    /// Joins every invite until `joined` holds `count` rooms; fails after `within`.
+    pub async fn join_invites(&self, joined: &mut Vec<String>, count: usize, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while joined.len() < count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {} of {count} portal invites came",
+                joined.len()
+            );
+            for (room, _) in self.invites().await {
+                if !joined.contains(&room) {
+                    self.join(&room).await;
+                    joined.push(room);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// Marks `event` read with a public read receipt.
     pub async fn read_receipt(&self, room: &str, event: &str) {
         let path = format!(
@@ -361,26 +385,11 @@ impl MatrixUser {
 
     /// The user's push rule for a room, if there is one.
     pub async fn room_push_rule(&self, room: &str) -> Option<Value> {
-        let response = self
-            .http
-            .get(format!(
-                "{}/_matrix/client/v3/pushrules/global/room/{}",
-                self.base,
-                encode(room)
-            ))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .expect("homeserver answers");
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return None;
-        }
-        assert!(
-            response.status().is_success(),
-            "push rule: {}",
-            response.status()
-        );
-        response.json().await.ok()
+        self.get_optional(&format!(
+            "/_matrix/client/v3/pushrules/global/room/{}",
+            encode(room)
+        ))
+        .await
     }
 
     /// A user's public profile (`displayname`, `avatar_url`).
