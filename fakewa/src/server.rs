@@ -13,7 +13,7 @@ use crate::state::{
     ActiveKeys, ConnCommand, ConnId, PrekeyUpload, ReceivedMessage, ServerEvent, Shared,
 };
 use crate::tls::TestCa;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -54,7 +54,14 @@ impl FakeServer {
     }
 
     pub async fn start_with(keys: ServerKeys) -> Result<Self> {
-        Self::start_at(keys, 0, 0).await
+        Self::start_at(keys, IpAddr::V4(Ipv4Addr::LOCALHOST), 0, 0).await
+    }
+
+    /// Starts with fresh keys on `ip`: the chat port is `port` (0: any free one), the
+    /// TLS port any free one. For clients that reach this machine by another address
+    /// (a container on a bridge network, say).
+    pub async fn start_on(ip: IpAddr, port: u16) -> Result<Self> {
+        Self::start_at(ServerKeys::generate()?, ip, port, 0).await
     }
 
     /// Stops this server and starts a new one on the same ports with the
@@ -63,9 +70,9 @@ impl FakeServer {
     /// knows no paired devices.
     pub async fn restart(mut self) -> Result<Self> {
         let keys = self.keys();
-        let (port, tls_port) = (self.addr.port(), self.tls_addr.port());
+        let (ip, port, tls_port) = (self.addr.ip(), self.addr.port(), self.tls_addr.port());
         self.stop_accepting().await;
-        Self::start_at(keys, port, tls_port).await
+        Self::start_at(keys, ip, port, tls_port).await
     }
 
     async fn stop_accepting(&mut self) {
@@ -80,11 +87,11 @@ impl FakeServer {
         }
     }
 
-    async fn start_at(keys: ServerKeys, port: u16, tls_port: u16) -> Result<Self> {
+    async fn start_at(keys: ServerKeys, ip: IpAddr, port: u16, tls_port: u16) -> Result<Self> {
         let acceptor = keys.tls.acceptor();
         let shared = Arc::new(Shared::new(ActiveKeys::new(keys)?));
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-        let tls_listener = TcpListener::bind(("127.0.0.1", tls_port)).await?;
+        let listener = TcpListener::bind((ip, port)).await?;
+        let tls_listener = TcpListener::bind((ip, tls_port)).await?;
         let addr = listener.local_addr()?;
         let tls_addr = tls_listener.local_addr()?;
         shared.set_media_host(tls_addr.to_string());
@@ -98,7 +105,7 @@ impl FakeServer {
         })
     }
 
-    /// `ws://127.0.0.1:PORT/ws/chat`.
+    /// `ws://IP:PORT/ws/chat` (127.0.0.1 unless started elsewhere).
     pub fn url(&self) -> String {
         format!("ws://{}/ws/chat", self.addr)
     }

@@ -117,3 +117,44 @@ pub(super) fn all_key_paths() -> Vec<String> {
     }
     out
 }
+
+/// Every key as a Markdown table (key, default, what it does), for docs/configuration.md:
+/// the same defaults and comments as the example config.
+#[cfg(test)]
+pub(super) fn key_reference() -> String {
+    fn rows(prefix: &str, map: &serde_norway::Mapping, out: &mut String) {
+        for (key, value) in map {
+            let Some(key) = key.as_str() else { continue };
+            let path = if prefix.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            let doc = doc_for(&path)
+                .unwrap_or_default()
+                .replace('\n', " ")
+                .replace('|', "\\|");
+            match value {
+                Value::Mapping(child) if !FREE_FORM_KEYS.contains(&path.as_str()) => {
+                    out.push_str(&format!("| **`{path}`** | | {doc} |\n"));
+                    rows(&path, child, out);
+                }
+                _ => {
+                    // A free-form map's entries on one line, as a table cell needs.
+                    let default = scalar(value).replace('\n', ", ").replace('|', "\\|");
+                    let default = if default.is_empty() || default == "''" {
+                        "(empty)".to_owned()
+                    } else {
+                        format!("`{default}`")
+                    };
+                    out.push_str(&format!("| `{path}` | {default} | {doc} |\n"));
+                }
+            }
+        }
+    }
+    let mut out = String::from("| key | default | what it does |\n|---|---|---|\n");
+    if let Ok(Value::Mapping(map)) = serde_norway::to_value(Config::default()) {
+        rows("", &map, &mut out);
+    }
+    out
+}

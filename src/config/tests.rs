@@ -292,3 +292,20 @@ fn device_api_credentials_are_checked_by_key() {
     .expect_err("a typo inside a credential");
     assert!(err.to_string().contains("pasword"), "{err}");
 }
+
+#[test]
+fn configuration_doc_lists_every_key_with_its_default() {
+    let doc = include_str!("../../docs/configuration.md");
+    let (start, end) = ("<!-- every key: start -->\n", "<!-- every key: end -->");
+    let listed = doc
+        .split_once(start)
+        .and_then(|(_, rest)| rest.split_once(end))
+        .map(|(table, _)| table);
+    let expected = example::key_reference();
+    assert_eq!(
+        listed,
+        Some(expected.as_str()),
+        "docs/configuration.md must hold, between `{}` and `{end}`, this table:\n{expected}",
+        start.trim_end()
+    );
+}
