@@ -64,6 +64,7 @@ pub struct Metrics {
     latency: Family<Way, Histogram, fn() -> Histogram>,
     logins: Family<LoginState, Gauge>,
     inbox_waiting: Gauge,
+    outbox_waiting: Gauge,
 }
 
 impl Default for Metrics {
@@ -81,6 +82,7 @@ impl Metrics {
             Family::<Way, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let logins = Family::<LoginState, Gauge>::default();
         let inbox_waiting = Gauge::default();
+        let outbox_waiting = Gauge::default();
         registry.register(
             "messages_bridged",
             "Messages bridged, by direction and kind",
@@ -106,6 +108,11 @@ impl Metrics {
             "WhatsApp messages stored and not yet bridged to Matrix",
             inbox_waiting.clone(),
         );
+        registry.register(
+            "outbox_waiting",
+            "Matrix events taken from the homeserver and not yet sent to WhatsApp",
+            outbox_waiting.clone(),
+        );
         Self {
             registry,
             bridged,
@@ -113,6 +120,7 @@ impl Metrics {
             latency,
             logins,
             inbox_waiting,
+            outbox_waiting,
         }
     }
 
@@ -152,6 +160,10 @@ impl Metrics {
         self.inbox_waiting.set(waiting);
     }
 
+    pub fn set_outbox_waiting(&self, waiting: i64) {
+        self.outbox_waiting.set(waiting);
+    }
+
     /// The text exposition format, for `GET /metrics`.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
@@ -172,6 +184,7 @@ mod tests {
         metrics.failed(Direction::ToWhatsApp, "not_connected");
         metrics.set_logins(&[("connected", 2), ("reconnecting", 0)]);
         metrics.set_inbox_waiting(7);
+        metrics.set_outbox_waiting(3);
         let text = metrics.render().expect("render");
         assert!(
             text.contains(
@@ -190,5 +203,6 @@ mod tests {
         assert!(text.contains("matrix_whatsapp_logins{state=\"connected\"} 2"));
         assert!(text.contains("matrix_whatsapp_logins{state=\"reconnecting\"} 0"));
         assert!(text.contains("matrix_whatsapp_inbox_waiting 7"));
+        assert!(text.contains("matrix_whatsapp_outbox_waiting 3"));
     }
 }

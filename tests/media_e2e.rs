@@ -7,20 +7,15 @@ mod common;
 
 use common::bridge::Database;
 use common::user::MatrixUser;
-use common::whatsapp::{LINKING, Linked, linked, server_event};
+use common::whatsapp::{LINKING, Linked, linked, media_url, server_event, test_file};
 use fakewa::proto as wa;
-use fakewa::{Chat, FakeServer, MediaKind, MediaRef, SendOptions, ServerEvent};
+use fakewa::{Chat, FakeServer, MediaKind, SendOptions, ServerEvent};
 use serde_json::{Value, json};
 use whatsapp_rust::waproto::buffa;
 
 const PHONE: &str = "15550001234";
 const ALICE: &str = "15550002001";
 const GHOST: &str = "@whatsapp_15550002001:localhost";
-
-/// Bytes that differ from file to file.
-fn file(seed: u32, len: u32) -> Vec<u8> {
-    (0..len).map(|i| ((i * seed + seed) % 251) as u8).collect()
-}
 
 /// Joins the one portal the first message creates.
 async fn portal(user: &MatrixUser) -> String {
@@ -58,15 +53,6 @@ async fn alice_event(
     .await
 }
 
-/// Where a stored file is, as a media message says it.
-fn url_of(server: &FakeServer, stored: &MediaRef) -> Option<String> {
-    Some(format!(
-        "https://{}{}",
-        server.media_host(),
-        stored.direct_path
-    ))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn photos_voice_notes_documents_and_stickers_arrive_as_matrix_media() {
     let Linked {
@@ -84,11 +70,11 @@ async fn photos_voice_notes_documents_and_stickers_arrive_as_matrix_media() {
             .expect("send")
     };
 
-    let photo = file(7, 30_000);
+    let photo = test_file(7, 30_000);
     let stored = alice.upload(&photo, MediaKind::Image).expect("upload");
     let photo_id = send(wa::Message {
         image_message: buffa::MessageField::some(wa::message::ImageMessage {
-            url: url_of(&server, &stored),
+            url: media_url(&server, &stored),
             direct_path: Some(stored.direct_path.clone()),
             media_key: Some(stored.media_key.to_vec()),
             file_sha256: Some(stored.file_sha256.to_vec()),
@@ -160,11 +146,11 @@ async fn photos_voice_notes_documents_and_stickers_arrive_as_matrix_media() {
     assert_eq!(new["url"], url, "the same file");
     assert_eq!(new["filename"], "image.jpg");
 
-    let voice = file(11, 9_000);
+    let voice = test_file(11, 9_000);
     let stored = alice.upload(&voice, MediaKind::Audio).expect("upload");
     send(wa::Message {
         audio_message: buffa::MessageField::some(wa::message::AudioMessage {
-            url: url_of(&server, &stored),
+            url: media_url(&server, &stored),
             direct_path: Some(stored.direct_path.clone()),
             media_key: Some(stored.media_key.to_vec()),
             file_sha256: Some(stored.file_sha256.to_vec()),
@@ -201,11 +187,11 @@ async fn photos_voice_notes_documents_and_stickers_arrive_as_matrix_media() {
     let url = content["url"].as_str().expect("an mxc URL");
     assert_eq!(person.download(url).await, voice);
 
-    let report = file(13, 50_000);
+    let report = test_file(13, 50_000);
     let stored = alice.upload(&report, MediaKind::Document).expect("upload");
     send(wa::Message {
         document_message: buffa::MessageField::some(wa::message::DocumentMessage {
-            url: url_of(&server, &stored),
+            url: media_url(&server, &stored),
             direct_path: Some(stored.direct_path.clone()),
             media_key: Some(stored.media_key.to_vec()),
             file_sha256: Some(stored.file_sha256.to_vec()),
@@ -225,13 +211,13 @@ async fn photos_voice_notes_documents_and_stickers_arrive_as_matrix_media() {
     let url = document["content"]["url"].as_str().expect("an mxc URL");
     assert_eq!(person.download(url).await, report);
 
-    let sticker_bytes = file(17, 4_000);
+    let sticker_bytes = test_file(17, 4_000);
     let stored = alice
         .upload(&sticker_bytes, MediaKind::Sticker)
         .expect("upload");
     send(wa::Message {
         sticker_message: buffa::MessageField::some(wa::message::StickerMessage {
-            url: url_of(&server, &stored),
+            url: media_url(&server, &stored),
             direct_path: Some(stored.direct_path.clone()),
             media_key: Some(stored.media_key.to_vec()),
             file_sha256: Some(stored.file_sha256.to_vec()),
@@ -251,12 +237,12 @@ async fn photos_voice_notes_documents_and_stickers_arrive_as_matrix_media() {
 
     // A photo whose file is gone from WhatsApp's servers: said, with its caption.
     let gone = alice
-        .upload(&file(19, 1_000), MediaKind::Image)
+        .upload(&test_file(19, 1_000), MediaKind::Image)
         .expect("upload");
     assert!(server.expire_media(&gone.direct_path));
     send(wa::Message {
         image_message: buffa::MessageField::some(wa::message::ImageMessage {
-            url: url_of(&server, &gone),
+            url: media_url(&server, &gone),
             direct_path: Some(gone.direct_path.clone()),
             media_key: Some(gone.media_key.to_vec()),
             file_sha256: Some(gone.file_sha256.to_vec()),
@@ -327,7 +313,7 @@ async fn images_voice_messages_and_files_from_matrix_reach_the_phone() {
         .wait_for_message(&room, GHOST, "send me the pictures")
         .await;
 
-    let picture = file(23, 20_000);
+    let picture = test_file(23, 20_000);
     let url = person.upload(picture.clone(), "image/png").await;
     person
         .send_event(
@@ -357,7 +343,7 @@ async fn images_voice_messages_and_files_from_matrix_reach_the_phone() {
         picture
     );
 
-    let recording = file(29, 6_000);
+    let recording = test_file(29, 6_000);
     let url = person.upload(recording.clone(), "audio/ogg").await;
     person
         .send_event(
@@ -388,7 +374,7 @@ async fn images_voice_messages_and_files_from_matrix_reach_the_phone() {
         recording
     );
 
-    let minutes = file(31, 12_000);
+    let minutes = test_file(31, 12_000);
     let url = person.upload(minutes.clone(), "text/plain").await;
     person
         .send_event(
@@ -457,15 +443,15 @@ async fn gifs_previews_and_mentions_in_captions_both_ways() {
     } = linked(Database::Sqlite, PHONE).await;
     let alice = server.contact(ALICE).expect("contact");
     server.contact(BOB).expect("contact");
-    let clip = file(31, 12_000);
-    let preview = file(37, 700);
+    let clip = test_file(31, 12_000);
+    let preview = test_file(37, 700);
     let stored = alice.upload(&clip, MediaKind::Video).expect("upload");
     alice
         .send(
             &Chat::Direct(PHONE.into()),
             &wa::Message {
                 video_message: buffa::MessageField::some(wa::message::VideoMessage {
-                    url: url_of(&server, &stored),
+                    url: media_url(&server, &stored),
                     direct_path: Some(stored.direct_path.clone()),
                     media_key: Some(stored.media_key.to_vec()),
                     file_sha256: Some(stored.file_sha256.to_vec()),
@@ -516,7 +502,7 @@ async fn gifs_previews_and_mentions_in_captions_both_ways() {
     assert_eq!(content["m.mentions"]["user_ids"], json!([bob_ghost]));
 
     // From Matrix: a photo whose caption has a pill to Alice's ghost.
-    let picture = file(41, 9_000);
+    let picture = test_file(41, 9_000);
     let url = person.upload(picture.clone(), "image/png").await;
     person
         .send_event(

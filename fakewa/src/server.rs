@@ -316,6 +316,12 @@ impl FakeServer {
         self.shared.set_silent(silent);
     }
 
+    /// While refusing, every new connection (chat and media) is closed as soon as it
+    /// opens, as a server that is down; open connections stay until dropped.
+    pub fn set_refusing(&self, refusing: bool) {
+        self.shared.set_refusing(refusing);
+    }
+
     pub fn connections(&self) -> Vec<ConnId> {
         let mut conns: Vec<ConnId> = self.shared.state().conns.keys().copied().collect();
         conns.sort_unstable();
@@ -396,6 +402,7 @@ impl Drop for FakeServer {
 async fn accept_plain(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         match listener.accept().await {
+            Ok((stream, _)) if shared.is_refusing() => drop(stream),
             Ok((stream, _)) => {
                 tokio::spawn(crate::http::serve_connection(shared.clone(), stream));
             }
@@ -411,6 +418,7 @@ async fn accept_tls(
 ) {
     loop {
         match listener.accept().await {
+            Ok((stream, _)) if shared.is_refusing() => drop(stream),
             Ok((stream, _)) => {
                 let (acceptor, shared) = (acceptor.clone(), shared.clone());
                 tokio::spawn(async move {

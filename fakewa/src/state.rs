@@ -367,6 +367,7 @@ pub(crate) struct Shared {
     /// `host:port` of the media server, as `media_conn` names it.
     media_host: Mutex<String>,
     silent: std::sync::atomic::AtomicBool,
+    refusing: std::sync::atomic::AtomicBool,
     pub events: broadcast::Sender<ServerEvent>,
     state: Mutex<State>,
 }
@@ -382,6 +383,7 @@ impl Shared {
             active: Mutex::new(Arc::new(active)),
             media_host: Mutex::new(String::new()),
             silent: std::sync::atomic::AtomicBool::new(false),
+            refusing: std::sync::atomic::AtomicBool::new(false),
             events,
             state: Mutex::new(State::default()),
         }
@@ -430,6 +432,15 @@ impl Shared {
     pub fn set_silent(&self, silent: bool) {
         self.silent
             .store(silent, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_refusing(&self) -> bool {
+        self.refusing.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn set_refusing(&self, refusing: bool) {
+        self.refusing
+            .store(refusing, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn emit(&self, event: ServerEvent) {

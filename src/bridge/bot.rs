@@ -20,45 +20,29 @@ const WELCOME: &str = "Hello, I'm the WhatsApp bridge bot. This is your manageme
 send `help` to see what I can do.";
 const REFUSAL: &str = "You are not allowed to use this bridge. Ask its admin for access.";
 
-pub(super) async fn handle(bridge: &Bridge, event: &AnyTimelineEvent) -> Result<(), BridgeError> {
+pub(super) async fn handle(
+    bridge: &Bridge,
+    event: &AnyTimelineEvent,
+    json: &str,
+) -> Result<(), BridgeError> {
     if let AnyTimelineEvent::MessageLike(like) = event
         && let Some(portal) = bridge.db.portal_for_room(like.room_id()).await?
     {
-        return match like {
-            // In a portal, a message that starts with the command prefix is a command
-            // to the bridge, not a message to WhatsApp.
-            AnyMessageLikeEvent::RoomMessage(MessageLikeEvent::Original(message))
-                if let Some(body) = command_in_portal(bridge, message) =>
-            {
-                on_text(
-                    bridge,
-                    &message.room_id,
-                    &message.sender,
-                    &message.event_id,
-                    body,
-                )
-                .await
-            }
-            AnyMessageLikeEvent::RoomMessage(MessageLikeEvent::Original(message)) => {
-                super::outbound::on_message(bridge, &portal, message).await
-            }
-            AnyMessageLikeEvent::Sticker(MessageLikeEvent::Original(sticker)) => {
-                super::outbound::on_sticker(bridge, &portal, sticker).await
-            }
-            AnyMessageLikeEvent::Reaction(MessageLikeEvent::Original(reaction)) => {
-                super::outbound::on_reaction(bridge, &portal, reaction).await
-            }
-            AnyMessageLikeEvent::UnstablePollStart(MessageLikeEvent::Original(poll)) => {
-                super::outbound::on_poll(bridge, &portal, poll).await
-            }
-            AnyMessageLikeEvent::UnstablePollResponse(MessageLikeEvent::Original(response)) => {
-                super::outbound::on_poll_response(bridge, &portal, response).await
-            }
-            AnyMessageLikeEvent::RoomRedaction(
-                ruma::events::room::redaction::RoomRedactionEvent::Original(redaction),
-            ) => super::outbound::on_redaction(bridge, &portal, redaction).await,
-            _ => Ok(()),
-        };
+        // In a portal, a message that starts with the command prefix is a command to
+        // the bridge, not a message to WhatsApp.
+        if let AnyMessageLikeEvent::RoomMessage(MessageLikeEvent::Original(message)) = like
+            && let Some(body) = command_in_portal(bridge, message)
+        {
+            return on_text(
+                bridge,
+                &message.room_id,
+                &message.sender,
+                &message.event_id,
+                body,
+            )
+            .await;
+        }
+        return super::outbox::queue(bridge, &portal, like, json).await;
     }
     match event {
         AnyTimelineEvent::State(AnyStateEvent::RoomMember(StateEvent::Original(member))) => {

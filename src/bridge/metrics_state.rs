@@ -46,6 +46,8 @@ impl Bridge {
         self.metrics.set_logins(&counts);
         self.metrics
             .set_inbox_waiting(Inbox::waiting_everywhere(&self.db).await?);
+        self.metrics
+            .set_outbox_waiting(self.db.outgoing_waiting().await?);
         Ok(self.metrics.render()?)
     }
 }

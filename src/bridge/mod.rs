@@ -25,6 +25,7 @@ mod media;
 mod mentions;
 mod metrics_state;
 mod outbound;
+mod outbox;
 mod phone_watch;
 mod placeholders;
 mod portals;
@@ -70,6 +71,7 @@ pub struct Bridge {
     calls: Arc<calls::RingingCalls>,
     chat_locks: Arc<chat_locks::ChatLocks>,
     sending: Arc<sending::Sending>,
+    outbox: Arc<outbox::Outboxes>,
     metrics: Arc<Metrics>,
 }
 
@@ -95,6 +97,7 @@ impl Bridge {
             calls: Arc::default(),
             chat_locks: Arc::default(),
             sending: Arc::default(),
+            outbox: Arc::default(),
             metrics,
         }
     }
@@ -175,6 +178,7 @@ impl Bridge {
             previous.stop().await;
         }
         let pump = inbound::start(self.clone(), device_id, owner.clone());
+        outbox::start(self.clone(), device_id);
         let group_changes = groups::start(self.clone(), device_id, owner.clone());
         let history = backfill::start(self.clone(), device_id, owner.clone());
         tokio::spawn(session_events::follow(
@@ -216,8 +220,8 @@ impl Bridge {
 }
 
 impl EventSink for Bridge {
-    async fn handle_event(&self, event: AnyTimelineEvent) -> Result<(), RetryLater> {
-        let result = bot::handle(self, &event).await;
+    async fn handle_event(&self, event: AnyTimelineEvent, json: &str) -> Result<(), RetryLater> {
+        let result = bot::handle(self, &event, json).await;
         match result {
             Ok(()) => Ok(()),
             Err(BridgeError::Homeserver(err)) if is_transient(&err) => {

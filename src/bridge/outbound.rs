@@ -6,8 +6,9 @@ use ruma::events::reaction::OriginalReactionEvent;
 use ruma::events::room::message::{
     MessageFormat, MessageType, OriginalRoomMessageEvent, Relation, RoomMessageEventContent,
 };
-use ruma::events::room::redaction::OriginalRoomRedactionEvent;
+use ruma::events::room::redaction::{OriginalRoomRedactionEvent, RoomRedactionEvent};
 use ruma::events::sticker::OriginalStickerEvent;
+use ruma::events::{AnyMessageLikeEvent, MessageLikeEvent};
 use ruma::{EventId, OwnedTransactionId, UserId};
 use sha2::{Digest, Sha256};
 
@@ -81,6 +82,48 @@ fn html_of(msgtype: &MessageType) -> Option<&str> {
         _ => None,
     }?;
     (formatted.format == MessageFormat::Html).then_some(formatted.body.as_str())
+}
+
+/// Sends one event of the portal's owner to WhatsApp (the outbox's worker calls this).
+pub(super) async fn dispatch(
+    bridge: &Bridge,
+    portal: &PortalRow,
+    event: &AnyMessageLikeEvent,
+) -> Result<(), BridgeError> {
+    match event {
+        AnyMessageLikeEvent::RoomMessage(MessageLikeEvent::Original(message)) => {
+            on_message(bridge, portal, message).await
+        }
+        AnyMessageLikeEvent::Sticker(MessageLikeEvent::Original(sticker)) => {
+            on_sticker(bridge, portal, sticker).await
+        }
+        AnyMessageLikeEvent::Reaction(MessageLikeEvent::Original(reaction)) => {
+            on_reaction(bridge, portal, reaction).await
+        }
+        AnyMessageLikeEvent::UnstablePollStart(MessageLikeEvent::Original(poll)) => {
+            on_poll(bridge, portal, poll).await
+        }
+        AnyMessageLikeEvent::UnstablePollResponse(MessageLikeEvent::Original(response)) => {
+            on_poll_response(bridge, portal, response).await
+        }
+        AnyMessageLikeEvent::RoomRedaction(RoomRedactionEvent::Original(redaction)) => {
+            on_redaction(bridge, portal, redaction).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether the event is one `dispatch` sends.
+pub(super) fn is_sendable(event: &AnyMessageLikeEvent) -> bool {
+    matches!(
+        event,
+        AnyMessageLikeEvent::RoomMessage(MessageLikeEvent::Original(_))
+            | AnyMessageLikeEvent::Sticker(MessageLikeEvent::Original(_))
+            | AnyMessageLikeEvent::Reaction(MessageLikeEvent::Original(_))
+            | AnyMessageLikeEvent::UnstablePollStart(MessageLikeEvent::Original(_))
+            | AnyMessageLikeEvent::UnstablePollResponse(MessageLikeEvent::Original(_))
+            | AnyMessageLikeEvent::RoomRedaction(RoomRedactionEvent::Original(_))
+    )
 }
 
 pub(super) async fn on_message(
@@ -408,6 +451,11 @@ async fn send(
     };
     let chat = WaChat::parse(&portal.chat_jid)
         .ok_or_else(|| BridgeError::Identity(format!("unreadable chat {}", portal.chat_jid)))?;
+    // A session that is reconnecting comes back by itself: the event waits in the
+    // outbox for it. One that is not running needs the owner (`reconnect`).
+    if bridge.sessions.is_reconnecting(portal.device_id) {
+        return Err(BridgeError::NotConnected);
+    }
     let Some(sender) = bridge.sessions.sender(portal.device_id) else {
         failed("not_connected");
         return notice(
@@ -423,6 +471,9 @@ async fn send(
         Outgoing::Media(media) => {
             match super::media::send_over(bridge, portal.device_id, &media).await {
                 Ok(file) => media.message(&file, bridge.clock.now_ms()),
+                Err(_) if bridge.sessions.is_reconnecting(portal.device_id) => {
+                    return Err(BridgeError::NotConnected);
+                }
                 Err(err) => {
                     failed("media");
                     return notice(bridge, portal, event, &format!("Not sent: {err}.")).await;
@@ -434,6 +485,10 @@ async fn send(
     // Until the pair is stored, a receipt for this message waits for it.
     let _sending = bridge.sending.begin(portal.device_id, &id);
     if let Err(err) = sender.send(&chat, outgoing, &id).await {
+        if bridge.sessions.is_reconnecting(portal.device_id) {
+            // Sent again under the same ID once connected: the phones keep one.
+            return Err(BridgeError::NotConnected);
+        }
         failed("whatsapp_refused");
         return notice(bridge, portal, event, &format!("Not sent: {err}.")).await;
     }

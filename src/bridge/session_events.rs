@@ -27,7 +27,7 @@ pub fn notice_text(notice: &Notice, owner: &Owner, now_ms: i64) -> String {
     let login_again = "Send `login qr` or `login phone` to link it again.";
     match notice {
         Notice::Reconnecting => format!(
-            "The connection to WhatsApp for {phone} was lost; the bridge keeps reconnecting. Messages wait on WhatsApp until it is back."
+            "The connection to WhatsApp for {phone} was lost; the bridge keeps reconnecting. Messages wait until it is back: those from WhatsApp on WhatsApp, yours in the bridge."
         ),
         Notice::Reconnected => format!("Connected to WhatsApp again for {phone}."),
         Notice::LoggedOut(LogoutReason::Unlinked) => format!(
@@ -155,6 +155,8 @@ pub(super) async fn follow(
                         let _ = followers.group_changes.send(GroupSync::Changed(group.clone()));
                     }
                     SessionEvent::Connected => {
+                        // What waited in the outbox goes now.
+                        bridge.outbox.wake(device_id);
                         let _ = followers.group_changes.send(GroupSync::Connected);
                     }
                     SessionEvent::LoggedOut(_) => forget(&bridge, device_id, &connection).await,

@@ -91,6 +91,22 @@ impl Sessions {
             .map(|running| running.session.sender())
     }
 
+    /// Whether the device's session runs and its socket is down right now, in a state it
+    /// leaves by itself (connecting, reconnecting); not banned, refused or replaced.
+    pub fn is_reconnecting(&self, device_id: i32) -> bool {
+        let running = self.lock();
+        let Some(entry) = running.get(&device_id) else {
+            return false;
+        };
+        !entry.session.is_connected()
+            && !entry
+                .connection
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .state()
+                .is_stopped()
+    }
+
     /// When the device's phone was last heard from, while its session runs.
     pub fn phone_seen(&self, device_id: i32) -> Option<i64> {
         let running = self.lock();

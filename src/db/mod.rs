@@ -9,6 +9,7 @@ pub mod lid_phones;
 pub mod logins;
 pub mod management_rooms;
 pub mod message_map;
+pub mod outbox;
 pub mod poll_secrets;
 pub mod portals;
 pub mod reactions;

@@ -13,6 +13,7 @@ pub struct Synapse {
     child: Child,
     pub port: u16,
     pub log: PathBuf,
+    config: PathBuf,
 }
 
 impl Synapse {
@@ -22,7 +23,6 @@ impl Synapse {
 
     /// Starts Synapse with `registration` installed, and waits until it answers.
     pub async fn start(dir: &Path, registration: &Path, port: u16) -> Self {
-        let venv = venv();
         let data = dir.join("synapse");
         std::fs::create_dir_all(&data).expect("synapse folder");
         let config = data.join("homeserver.yaml");
@@ -34,20 +34,51 @@ impl Synapse {
         )
         .expect("write homeserver.yaml");
         let log = data.join("synapse.log");
-        let log_file = std::fs::File::create(&log).expect("synapse log");
-        let child = Command::new(venv.join("bin/python"))
-            .args(["-m", "synapse.app.homeserver", "-c"])
-            .arg(&config)
-            .current_dir(&data)
-            .stdout(Stdio::from(log_file.try_clone().expect("log handle")))
-            .stderr(Stdio::from(log_file))
-            .spawn()
-            .expect("start synapse");
-        let mut synapse = Self { child, port, log };
-        let url = format!("{}/_matrix/client/versions", synapse.url());
-        super::wait_until_serving("synapse", &url, &mut synapse.child, &synapse.log).await;
+        let child = spawn(&config, &log);
+        let mut synapse = Self {
+            child,
+            port,
+            log,
+            config,
+        };
+        synapse.wait_until_serving().await;
         synapse
     }
+
+    /// Stops Synapse at once (an outage), keeping its data.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the stopped Synapse again on the same port and data, and waits until it
+    /// answers.
+    pub async fn start_again(&mut self) {
+        self.child = spawn(&self.config, &self.log);
+        self.wait_until_serving().await;
+    }
+
+    async fn wait_until_serving(&mut self) {
+        let url = format!("{}/_matrix/client/versions", self.url());
+        super::wait_until_serving("synapse", &url, &mut self.child, &self.log).await;
+    }
+}
+
+/// Runs Synapse from the venv with `config`, its output appended to `log`.
+fn spawn(config: &Path, log: &Path) -> Child {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("synapse log");
+    Command::new(venv().join("bin/python"))
+        .args(["-m", "synapse.app.homeserver", "-c"])
+        .arg(config)
+        .current_dir(config.parent().expect("the config is in the data folder"))
+        .stdout(Stdio::from(log_file.try_clone().expect("log handle")))
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .expect("start synapse")
 }
 
 impl Drop for Synapse {

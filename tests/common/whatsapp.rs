@@ -181,3 +181,56 @@ pub async fn listing_shows(user: &MatrixUser, room: &str, bot: &str, needle: &st
     })
     .await
 }
+
+/// Bytes that differ from file to file.
+pub fn test_file(seed: u32, len: u32) -> Vec<u8> {
+    (0..len).map(|i| ((i * seed + seed) % 251) as u8).collect()
+}
+
+/// Where a stored file is, as a media message says it.
+pub fn media_url(server: &FakeServer, stored: &fakewa::MediaRef) -> Option<String> {
+    Some(format!(
+        "https://{}{}",
+        server.media_host(),
+        stored.direct_path
+    ))
+}
+
+/// A JPEG photo message for a file on the fake media server.
+pub fn photo_message(
+    server: &FakeServer,
+    stored: &fakewa::MediaRef,
+    caption: &str,
+) -> fakewa::proto::Message {
+    use whatsapp_rust::waproto::buffa;
+    fakewa::proto::Message {
+        image_message: buffa::MessageField::some(fakewa::proto::message::ImageMessage {
+            url: media_url(server, stored),
+            direct_path: Some(stored.direct_path.clone()),
+            media_key: Some(stored.media_key.to_vec()),
+            file_sha256: Some(stored.file_sha256.to_vec()),
+            file_enc_sha256: Some(stored.file_enc_sha256.to_vec()),
+            file_length: Some(stored.file_length),
+            mimetype: Some("image/jpeg".into()),
+            caption: Some(caption.into()),
+            width: Some(64),
+            height: Some(48),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The text a person reads in a WhatsApp message: its text, or a file's caption.
+pub fn text_of(message: &fakewa::proto::Message) -> Option<String> {
+    if let Some(text) = &message.conversation {
+        return Some(text.clone());
+    }
+    if let Some(extended) = message.extended_text_message.as_option() {
+        return extended.text.clone();
+    }
+    if let Some(image) = message.image_message.as_option() {
+        return image.caption.clone();
+    }
+    None
+}

@@ -33,11 +33,13 @@ pub struct RetryLater(pub String);
 
 /// What the appservice hands events to. Implemented by the bridge core.
 pub trait EventSink: Send + Sync + 'static {
-    /// Acts on one event from a Matrix user. Permanent problems are the sink's to report;
-    /// `RetryLater` makes the homeserver send the transaction again.
+    /// Acts on one event from a Matrix user (`json` is the event as the homeserver sent
+    /// it, for a sink that keeps events to act on later). Permanent problems are the
+    /// sink's to report; `RetryLater` makes the homeserver send the transaction again.
     fn handle_event(
         &self,
         event: AnyTimelineEvent,
+        json: &str,
     ) -> impl Future<Output = Result<(), RetryLater>> + Send;
 
     /// Acts on a read receipt or a typing change. Best effort: these are momentary, so a

@@ -66,7 +66,7 @@ pub async fn put_transaction<S: EventSink>(
                 continue;
             }
         };
-        deliver_once(&appservice, event).await?;
+        deliver_once(&appservice, event, raw.json().get()).await?;
     }
     for raw in body.ephemeral.iter().chain(&body.ephemeral_unstable) {
         for event in ephemeral::parse(raw) {
@@ -88,6 +88,7 @@ pub async fn put_transaction<S: EventSink>(
 async fn deliver_once<S: EventSink>(
     appservice: &Appservice<S>,
     event: AnyTimelineEvent,
+    json: &str,
 ) -> Result<(), ApiError> {
     let event_id = event.event_id().to_owned();
     if appservice.ids.is_bridge_user(event.sender()) {
@@ -109,13 +110,17 @@ async fn deliver_once<S: EventSink>(
         });
         return Ok(());
     }
-    appservice.sink.handle_event(event).await.map_err(|err| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "M_UNKNOWN",
-            format!("will handle this transaction when retried: {err}"),
-        )
-    })?;
+    appservice
+        .sink
+        .handle_event(event, json)
+        .await
+        .map_err(|err| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "M_UNKNOWN",
+                format!("will handle this transaction when retried: {err}"),
+            )
+        })?;
     db.record_matrix_event(event_id.as_str(), appservice.clock.now_ms())
         .await
         .map_err(storage_error)
