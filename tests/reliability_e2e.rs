@@ -426,3 +426,94 @@ async fn messages_sent_while_whatsapp_is_down_go_once_it_is_back() {
         assert!(refusals.is_empty(), "no message was refused: {refusals:?}");
     }
 }
+
+/// A transaction as the homeserver sends it, holding one text of `sender` in `room`.
+fn text_transaction(event_id: &str, sender: &str, room: &str, body: &str) -> String {
+    json!({
+        "events": [{
+            "type": "m.room.message",
+            "event_id": event_id,
+            "sender": sender,
+            "room_id": room,
+            "origin_server_ts": 1_700_000_000_000u64,
+            "content": { "msgtype": "m.text", "body": body },
+        }]
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_from_either_side_are_one_message() {
+    let Linked {
+        server,
+        mut env,
+        user: person,
+        ..
+    } = linked(Database::Sqlite, PHONE).await;
+    let chats = open_chats(&server, &person).await;
+    let room = chats.rooms["alice"].clone();
+
+    // WhatsApp delivers the same message (one ID) three times.
+    let again = SendOptions {
+        id: Some("3EB0REPLAYEDTHRICE".into()),
+        ..SendOptions::default()
+    };
+    for _ in 0..3 {
+        chats
+            .alice
+            .send(
+                &Chat::Direct(PHONE.into()),
+                &fakewa::proto::Message {
+                    conversation: Some("wa said three times".into()),
+                    ..Default::default()
+                },
+                &again,
+            )
+            .expect("send");
+    }
+    chats
+        .alice
+        .send_text(PHONE, "wa after the repeats")
+        .expect("send");
+
+    // The homeserver sends one event three times, again in another transaction, and
+    // again after the bridge restarted.
+    let token = env.config.appservice.hs_token.clone();
+    let body = text_transaction("$replayed-text-1", &person.user_id, &room, "mx said once");
+    for txn in ["txn-a", "txn-a", "txn-a", "txn-b"] {
+        let (status, _) = env.put_transaction(txn, Some(&token), &body).await;
+        assert_eq!(status, 200);
+    }
+    env.restart_bridge().await;
+    for txn in ["txn-a", "txn-c"] {
+        let (status, _) = env.put_transaction(txn, Some(&token), &body).await;
+        assert_eq!(status, 200);
+    }
+    person.send_text(&room, "mx after the repeats").await;
+
+    let in_matrix = arrived_in_matrix(&person, &chats, "wa ", 2, LINKING).await;
+    assert_eq!(
+        in_matrix["alice"],
+        ["wa said three times", "wa after the repeats"],
+        "one event for a message WhatsApp delivered three times"
+    );
+    let copies = |text: &str| {
+        server
+            .decrypted()
+            .iter()
+            .filter(|received| {
+                received.recipient.user == ALICE
+                    && text_of(&received.message).as_deref() == Some(text)
+            })
+            .count()
+    };
+    common::wait_for("the later message at alice", LINKING, || async {
+        (copies("mx after the repeats") == 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        copies("mx said once"),
+        1,
+        "one WhatsApp message for an event the homeserver sent six times"
+    );
+}

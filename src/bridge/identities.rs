@@ -123,7 +123,7 @@ impl Bridge {
             self.client.leave(&lid_ghost, &room, Some(&reason)).await?;
             self.ghosts.left(&room, &lid_ghost);
         }
-        tracing::info!(%lid_ghost, %phone_ghost, "merged a LID's ghost into the phone number's");
+        tracing::debug!(%lid_ghost, %phone_ghost, "merged a LID's ghost into the phone number's");
         Ok(())
     }
 

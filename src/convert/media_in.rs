@@ -96,6 +96,15 @@ fn caption(text: Option<&str>) -> Option<(String, Option<String>)> {
     Some((text.to_owned(), super::formatting::whatsapp_to_html(text)))
 }
 
+/// A sender's file name as a plain name: its last path component (`../../x` is `x`),
+/// without control characters; None when nothing usable is left.
+fn safe_filename(name: &str) -> Option<String> {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = last.chars().filter(|c| !c.is_control()).collect();
+    let clean = clean.trim();
+    (!clean.is_empty() && clean != "." && clean != "..").then(|| clean.to_owned())
+}
+
 /// A file name for a file WhatsApp sent without one.
 fn default_filename(stem: &str, mimetype: &str) -> String {
     let essence = mimetype.split(';').next().unwrap_or_default().trim();
@@ -189,9 +198,7 @@ pub fn media_of(message: &wa::Message) -> Option<MediaPart> {
             .file_name
             .as_deref()
             .or(document.title.as_deref())
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .map(str::to_owned)
+            .and_then(safe_filename)
             .unwrap_or_else(|| default_filename("document", &mimetype));
         return Some(MediaPart {
             fetch: MediaToFetch::document(document.clone()),
@@ -571,5 +578,19 @@ mod tests {
         assert!(notice.body.contains("a video"), "{}", notice.body);
         assert!(notice.body.contains("it is gone"), "{}", notice.body);
         assert!(notice.body.contains("the party"), "{}", notice.body);
+    }
+
+    #[test]
+    fn file_names_from_senders_are_plain_names() {
+        assert_eq!(safe_filename("report.pdf").as_deref(), Some("report.pdf"));
+        assert_eq!(safe_filename("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(
+            safe_filename("..\\..\\boot.ini").as_deref(),
+            Some("boot.ini")
+        );
+        assert_eq!(safe_filename("a\u{0}b\nc.txt").as_deref(), Some("abc.txt"));
+        assert_eq!(safe_filename(" .. "), None);
+        assert_eq!(safe_filename("dir/"), None);
+        assert_eq!(safe_filename(""), None);
     }
 }

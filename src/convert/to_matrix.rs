@@ -132,6 +132,50 @@ fn caption_of(message: &wa::Message) -> Option<&str> {
         })
 }
 
+/// The most bytes of WhatsApp text in one Matrix event. With HTML escaping and the JSON
+/// around it, a part stays well under the homeserver's 64 KiB limit on an event.
+const TEXT_PART_BYTES: usize = 6_000;
+
+/// A text as the events that show it: one, or for a text longer than one event may
+/// hold, several in order (the first is the one replies and reactions point at).
+fn text_parts(text: &str, mentions: &Mentions) -> Vec<Part> {
+    split_text(text, TEXT_PART_BYTES)
+        .into_iter()
+        .map(|piece| Part::Ready(Box::new(text_content(piece, mentions))))
+        .collect()
+}
+
+/// `text` in pieces of at most `max` bytes, each cut after a line break or a space when
+/// one is in its last quarter, never inside a character.
+fn split_text(text: &str, max: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while rest.len() > max {
+        let mut cut = max;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let floor = cut * 3 / 4;
+        let window = &rest[..cut];
+        if let Some(at) = window
+            .rfind('\n')
+            .filter(|at| *at >= floor)
+            .or_else(|| window.rfind(' ').filter(|at| *at >= floor))
+        {
+            cut = at + 1;
+        }
+        if cut == 0 {
+            // `max` is smaller than this character: it goes whole.
+            cut = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
+        let (piece, tail) = rest.split_at(cut);
+        pieces.push(piece);
+        rest = tail;
+    }
+    pieces.push(rest);
+    pieces
+}
+
 /// A text with its WhatsApp formatting as HTML (when it has any) and its mentions as
 /// pills, listed in `m.mentions`.
 fn text_content(text: &str, mentions: &Mentions) -> RoomMessageEventContent {
@@ -285,7 +329,7 @@ pub fn convert(entry: &InboxEntry, mentions: &Mentions) -> ToMatrix {
     let message = message.into_base_message();
     if let Some(text) = text_of(&message) {
         return ToMatrix::Post {
-            parts: vec![Part::Ready(Box::new(text_content(text, mentions)))],
+            parts: text_parts(text, mentions),
             reply_to: reply_target(&message),
         };
     }
@@ -578,5 +622,32 @@ mod tests {
         broken.payload = vec![0x0a, 0x05, 0x01];
         let (text, notice) = body(convert(&broken, &Mentions::default()));
         assert!(notice && text.contains("could not read"), "{text}");
+    }
+
+    #[test]
+    fn a_long_text_is_cut_at_spaces_into_pieces_that_fit() {
+        let text = "word ".repeat(3_000);
+        let pieces = split_text(&text, 6_000);
+        assert_eq!(pieces.len(), 3);
+        assert!(
+            pieces
+                .iter()
+                .all(|piece| piece.len() <= 6_000 && piece.ends_with(' '))
+        );
+        assert_eq!(pieces.concat(), text);
+        assert_eq!(split_text("short", 6_000), ["short"]);
+        assert_eq!(text_parts(&text, &Mentions::default()).len(), 3);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pieces_put_together_are_the_text(text in "\\PC{0,300}", max in 1usize..64) {
+            let pieces = split_text(&text, max);
+            proptest::prop_assert_eq!(pieces.concat(), text.clone());
+            for piece in &pieces {
+                // Only a character longer than `max` makes a longer piece.
+                proptest::prop_assert!(piece.len() <= max || piece.chars().count() == 1);
+            }
+        }
     }
 }

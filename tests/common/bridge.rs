@@ -39,6 +39,8 @@ pub struct Options {
     pub whatsapp_port: Option<u16>,
     /// More top-level config sections, as YAML (like `backfill:` with its keys).
     pub extra_config: String,
+    /// `logging.level` (debug unless a test needs what an admin's default shows).
+    pub log_level: &'static str,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             bot_avatar: None,
             whatsapp_port: None,
             extra_config: String::new(),
+            log_level: "debug",
         }
     }
 }
@@ -346,7 +349,7 @@ fn config_yaml(options: &Options, ports: [u16; 4]) -> String {
         .map(|line| format!("    {line}\n"))
         .collect();
     format!(
-        "# Test config: written by the harness.\nhomeserver:\n  address: http://127.0.0.1:{synapse_port}\n  domain: {SERVER_NAME}\nappservice:\n  address: http://127.0.0.1:{bridge_port}\n  hostname: 127.0.0.1\n  port: {bridge_port}\n{avatar}database:\n{database}bridge:\n  permissions:\n    '*': relay\n    {SERVER_NAME}: user\n{extra}  double_puppet_secrets:\n    {SERVER_NAME}: 'as_token:{DOUBLE_PUPPET_TOKEN}'\nprovisioning:\n  shared_secret: '{PROVISIONING_SECRET}'\n  device_api:\n    {DEVICE_API_USER}:\n      password: '{DEVICE_API_PASSWORD}'\n      user_id: '@alice:{SERVER_NAME}'\n    {OTHER_DEVICE_API_USER}:\n      password: '{DEVICE_API_PASSWORD}'\n      user_id: '@bob:{SERVER_NAME}'\n    {RELAY_DEVICE_API_USER}:\n      password: '{DEVICE_API_PASSWORD}'\n      user_id: '@guest:elsewhere.example'\nwhatsapp:\n  websocket_url: ws://127.0.0.1:{whatsapp_port}/ws/chat\n  version: 2.3000.1023456789\nmetrics:\n  enabled: true\n  listen: 127.0.0.1:{metrics_port}\nlogging:\n  level: debug\n{}",
-        options.extra_config
+        "# Test config: written by the harness.\nhomeserver:\n  address: http://127.0.0.1:{synapse_port}\n  domain: {SERVER_NAME}\nappservice:\n  address: http://127.0.0.1:{bridge_port}\n  hostname: 127.0.0.1\n  port: {bridge_port}\n{avatar}database:\n{database}bridge:\n  permissions:\n    '*': relay\n    {SERVER_NAME}: user\n{extra}  double_puppet_secrets:\n    {SERVER_NAME}: 'as_token:{DOUBLE_PUPPET_TOKEN}'\nprovisioning:\n  shared_secret: '{PROVISIONING_SECRET}'\n  device_api:\n    {DEVICE_API_USER}:\n      password: '{DEVICE_API_PASSWORD}'\n      user_id: '@alice:{SERVER_NAME}'\n    {OTHER_DEVICE_API_USER}:\n      password: '{DEVICE_API_PASSWORD}'\n      user_id: '@bob:{SERVER_NAME}'\n    {RELAY_DEVICE_API_USER}:\n      password: '{DEVICE_API_PASSWORD}'\n      user_id: '@guest:elsewhere.example'\nwhatsapp:\n  websocket_url: ws://127.0.0.1:{whatsapp_port}/ws/chat\n  version: 2.3000.1023456789\nmetrics:\n  enabled: true\n  listen: 127.0.0.1:{metrics_port}\nlogging:\n  level: {}\n{}",
+        options.log_level, options.extra_config
     )
 }

@@ -106,6 +106,17 @@ impl MatrixUser {
         .await
     }
 
+    /// Invites `user` into the room.
+    pub async fn invite(&self, room: &str, user: &str) {
+        let path = format!("/_matrix/client/v3/rooms/{}/invite", encode(room));
+        self.call(
+            reqwest::Method::POST,
+            &path,
+            Some(json!({ "user_id": user })),
+        )
+        .await;
+    }
+
     /// Creates a private group room with `invitees` and returns its room ID.
     pub async fn create_group(&self, invitees: &[&str]) -> String {
         self.create_room(json!({"invite": invitees, "preset": "private_chat", "name": "group"}))

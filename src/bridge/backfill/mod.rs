@@ -167,7 +167,7 @@ async fn dispatch(
             }
             Ok(None) => {}
             Err(err) => {
-                tracing::warn!(device_id, chat = %described.chat, error = %err, "could not fill a portal from the history; it is tried again at the next start");
+                tracing::warn!(device_id, error = %err, "could not fill a portal from the history; it is tried again at the next start");
             }
         }
         if (done + 1) % PROGRESS_EVERY == 0 && done + 1 < queued.len() {
