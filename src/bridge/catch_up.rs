@@ -25,7 +25,11 @@ pub(super) async fn limit(bridge: &Bridge, device_id: i32, owner: &Owner, inbox:
         match inbox.pass_over_oldest(&chat, keep).await {
             Ok(0) => {}
             Ok(passed) => {
-                tracing::info!(device_id, passed, "a chat got more while the bridge was away than catch-up shows");
+                tracing::info!(
+                    device_id,
+                    passed,
+                    "a chat got more while the bridge was away than catch-up shows"
+                );
                 tell(bridge, owner, &chat, count, passed).await;
             }
             Err(err) => {
