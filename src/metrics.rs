@@ -65,6 +65,7 @@ pub struct Metrics {
     logins: Family<LoginState, Gauge>,
     inbox_waiting: Gauge,
     outbox_waiting: Gauge,
+    tasks: Gauge,
 }
 
 impl Default for Metrics {
@@ -83,6 +84,7 @@ impl Metrics {
         let logins = Family::<LoginState, Gauge>::default();
         let inbox_waiting = Gauge::default();
         let outbox_waiting = Gauge::default();
+        let tasks = Gauge::default();
         registry.register(
             "messages_bridged",
             "Messages bridged, by direction and kind",
@@ -113,6 +115,11 @@ impl Metrics {
             "Matrix events taken from the homeserver and not yet sent to WhatsApp",
             outbox_waiting.clone(),
         );
+        registry.register(
+            "tasks",
+            "Tasks alive in the bridge's runtime (sessions, chat workers, requests)",
+            tasks.clone(),
+        );
         Self {
             registry,
             bridged,
@@ -121,6 +128,7 @@ impl Metrics {
             logins,
             inbox_waiting,
             outbox_waiting,
+            tasks,
         }
     }
 
@@ -164,6 +172,10 @@ impl Metrics {
         self.outbox_waiting.set(waiting);
     }
 
+    pub fn set_tasks(&self, alive: i64) {
+        self.tasks.set(alive);
+    }
+
     /// The text exposition format, for `GET /metrics`.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
@@ -185,6 +197,7 @@ mod tests {
         metrics.set_logins(&[("connected", 2), ("reconnecting", 0)]);
         metrics.set_inbox_waiting(7);
         metrics.set_outbox_waiting(3);
+        metrics.set_tasks(42);
         let text = metrics.render().expect("render");
         assert!(
             text.contains(
@@ -204,5 +217,6 @@ mod tests {
         assert!(text.contains("matrix_whatsapp_logins{state=\"reconnecting\"} 0"));
         assert!(text.contains("matrix_whatsapp_inbox_waiting 7"));
         assert!(text.contains("matrix_whatsapp_outbox_waiting 3"));
+        assert!(text.contains("matrix_whatsapp_tasks 42"));
     }
 }

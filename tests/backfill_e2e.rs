@@ -27,7 +27,6 @@ use fakewa::{
     HistorySyncType, Jid, MediaKind, Role,
 };
 use serde_json::Value;
-use whatsapp_rust::waproto::buffa;
 
 const PHONE: &str = "15550001234";
 const DIRECT_CHATS: usize = 8;
@@ -201,26 +200,7 @@ fn photo(
         .map(|i| ((i as usize * 31 + seed) % 251) as u8)
         .collect();
     let stored = uploader.upload(&bytes, MediaKind::Image).expect("upload");
-    wa::Message {
-        image_message: buffa::MessageField::some(wa::message::ImageMessage {
-            url: Some(format!(
-                "https://{}{}",
-                server.media_host(),
-                stored.direct_path
-            )),
-            direct_path: Some(stored.direct_path.clone()),
-            media_key: Some(stored.media_key.to_vec()),
-            file_sha256: Some(stored.file_sha256.to_vec()),
-            file_enc_sha256: Some(stored.file_enc_sha256.to_vec()),
-            file_length: Some(stored.file_length),
-            mimetype: Some("image/jpeg".into()),
-            caption: Some(caption.to_owned()),
-            width: Some(64),
-            height: Some(32),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    common::whatsapp::photo_message(server, &stored, caption)
 }
 
 fn unix_now() -> u64 {

@@ -34,6 +34,10 @@ const IDLE_LOOK: Duration = Duration::from_secs(30);
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
+/// A chat's worker ends after this long without a message (so a quiet chat holds no
+/// task); the chat's next message starts another.
+const WORKER_IDLE: Duration = Duration::from_secs(30);
+
 /// How long a starting pump waits for WhatsApp to deliver what waited while the
 /// bridge was away, before it bridges anyway.
 const CATCH_UP_WAIT: Duration = Duration::from_secs(15);
@@ -150,19 +154,31 @@ async fn pump(
                 }
                 continue;
             };
-            let worker = workers.entry(chat.clone()).or_insert_with(|| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let done = tokio::spawn(chat_worker(
-                    bridge.clone(),
-                    device_id,
-                    owner.clone(),
-                    chat,
-                    rx,
-                ));
-                ChatWorker { tx, done }
-            });
-            // A worker only ends with the bridge, or when the pump closes its queue.
-            let _ = worker.tx.send(entry);
+            let mut entry = entry;
+            loop {
+                let worker = workers.entry(chat.clone()).or_insert_with(|| {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let done = tokio::spawn(chat_worker(
+                        bridge.clone(),
+                        device_id,
+                        owner.clone(),
+                        chat.clone(),
+                        rx,
+                    ));
+                    ChatWorker { tx, done }
+                });
+                match worker.tx.send(entry) {
+                    Ok(()) => break,
+                    Err(mpsc::error::SendError(back)) => {
+                        // The worker closed its queue after a quiet spell: it bridges
+                        // what it still holds, then another takes the chat on.
+                        if let Some(closed) = workers.remove(&chat) {
+                            closed.finish().await;
+                        }
+                        entry = back;
+                    }
+                }
+            }
         }
         if !full {
             let _ = tokio::time::timeout(IDLE_LOOK, wake.notified()).await;
@@ -231,7 +247,16 @@ async fn chat_worker(
 ) {
     let inbox = Inbox::new(bridge.db.clone(), device_id);
     let mut history_checked = false;
-    while let Some(entry) = entries.recv().await {
+    loop {
+        let entry = match tokio::time::timeout(WORKER_IDLE, entries.recv()).await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => break,
+            Err(_) => {
+                // Quiet: take no more, bridge what came before the close, and end.
+                entries.close();
+                continue;
+            }
+        };
         let _chat = bridge.chat_locks.hold(device_id, &chat.jid()).await;
         if !history_checked {
             // A chat the phone's history knows gets its portal filled first, so its

@@ -48,6 +48,11 @@ impl Bridge {
             .set_inbox_waiting(Inbox::waiting_everywhere(&self.db).await?);
         self.metrics
             .set_outbox_waiting(self.db.outgoing_waiting().await?);
+        let alive = tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks();
+        self.metrics
+            .set_tasks(i64::try_from(alive).unwrap_or(i64::MAX));
         Ok(self.metrics.render()?)
     }
 }

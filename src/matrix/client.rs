@@ -62,6 +62,10 @@ impl PathInput for VersionHistory {
     }
 }
 
+/// Connections to the homeserver kept open while idle, and for how long.
+const IDLE_CONNECTIONS: usize = 16;
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Clone)]
 pub struct HomeserverClient {
     http: reqwest::Client,
@@ -98,6 +102,10 @@ impl HomeserverClient {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10))
+            // A burst (many chats at once) opens many connections; afterwards a few
+            // stay ready and the rest close, instead of all lingering.
+            .pool_max_idle_per_host(IDLE_CONNECTIONS)
+            .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
             .user_agent(concat!("matrix-whatsapp/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| HomeserverError::Build {

@@ -209,6 +209,11 @@ impl TestEnv {
         self.start_bridge().await;
     }
 
+    /// The running bridge's process ID.
+    pub fn bridge_pid(&self) -> Option<u32> {
+        self.bridge.as_ref().map(|process| process.child.id())
+    }
+
     pub fn bridge_log(&self) -> String {
         self.bridge
             .as_ref()
