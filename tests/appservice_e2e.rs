@@ -148,6 +148,28 @@ async fn malformed_transactions_are_refused_and_malformed_events_skipped() {
         .put_transaction("txn-bad", Some(&token), r#"{"no_events": []}"#)
         .await;
     assert_eq!(status, 400);
+    // Bytes that are not UTF-8 are not JSON either.
+    let url = format!("{}/_matrix/app/v1/transactions/txn-bad", env.bridge_url());
+    let response = reqwest::Client::new()
+        .put(&url)
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(vec![b'{', 0xff, 0xfe, b'}'])
+        .send()
+        .await
+        .expect("the bridge answers");
+    assert_eq!(response.status(), 400);
+    // A body over the limit (32 MiB) is refused before it is read whole.
+    let oversized = format!(r#"{{"events":[],"padding":"{}"}}"#, "x".repeat(33 << 20));
+    let response = reqwest::Client::new()
+        .put(&url)
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(oversized)
+        .send()
+        .await
+        .expect("the bridge answers");
+    assert_eq!(response.status(), 413);
     assert_eq!(version_answers(&alice, &room, &env.bot()).await, 0);
 
     // A refused transaction was not recorded: the same ID with a good body is handled. One
