@@ -105,8 +105,13 @@ fn resident_bytes(env: &TestEnv) -> u64 {
 async fn settled_tasks(env: &TestEnv) -> f64 {
     let mut last = -1.0;
     let mut same = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     loop {
         let tasks = metric(&env.metrics().await, "matrix_whatsapp_tasks");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bridge's tasks never settled (last {tasks})"
+        );
         if tasks == last {
             same += 1;
             if same == 3 {
