@@ -404,6 +404,7 @@ async fn accept_plain(listener: TcpListener, shared: Arc<Shared>) {
         match listener.accept().await {
             Ok((stream, _)) if shared.is_refusing() => drop(stream),
             Ok((stream, _)) => {
+                no_delay(&stream);
                 tokio::spawn(crate::http::serve_connection(shared.clone(), stream));
             }
             Err(err) => pause_after(err).await,
@@ -420,6 +421,7 @@ async fn accept_tls(
         match listener.accept().await {
             Ok((stream, _)) if shared.is_refusing() => drop(stream),
             Ok((stream, _)) => {
+                no_delay(&stream);
                 let (acceptor, shared) = (acceptor.clone(), shared.clone());
                 tokio::spawn(async move {
                     match acceptor.accept(stream).await {
@@ -430,6 +432,14 @@ async fn accept_tls(
             }
             Err(err) => pause_after(err).await,
         }
+    }
+}
+
+/// Frames go out when written, as WhatsApp's servers send them: without this, a small
+/// frame written while the last is unacknowledged waits for the peer's delayed ACK.
+fn no_delay(stream: &tokio::net::TcpStream) {
+    if let Err(err) = stream.set_nodelay(true) {
+        log::debug!("cannot turn Nagle's algorithm off: {err}");
     }
 }
 
