@@ -13,3 +13,4 @@ pub mod poll;
 pub mod session;
 pub mod session_event;
 pub mod store;
+pub mod transport;

@@ -11,7 +11,6 @@ use wacore::types::events::{Event, EventHandler};
 use whatsapp_rust::TokioRuntime;
 use whatsapp_rust::bot::{Bot, BotHandle};
 use whatsapp_rust::client::Client;
-use whatsapp_rust_tokio_transport::TokioWebSocketTransportFactory;
 use whatsapp_rust_ureq_http_client::UreqHttpClient;
 
 use super::address::{WaChat, WaUser};
@@ -23,6 +22,7 @@ use super::outgoing::{OutgoingMessage, SendError};
 use super::phone::PhoneNumber;
 use super::session_event::{OwnAccount, SessionEvent, from_own_phone, translate};
 use super::store::WaStore;
+use super::transport::NoDelayTransportFactory;
 
 /// What every session of this bridge shares, from the config.
 #[derive(Debug, Clone)]
@@ -430,9 +430,7 @@ impl Session {
         let device = device.with_require_full_sync(settings.request_full_sync);
         let mut builder = Bot::builder()
             .with_backend(store)
-            .with_transport_factory(
-                TokioWebSocketTransportFactory::new().with_url(settings.websocket_url.clone()),
-            )
+            .with_transport_factory(NoDelayTransportFactory::new(settings.websocket_url.clone()))
             .with_http_client(UreqHttpClient::new())
             .with_runtime(TokioRuntime)
             .with_event_handler(Forwarder {
