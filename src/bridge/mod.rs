@@ -57,6 +57,9 @@ use login::LoginFlows;
 use sessions::{Owner, Sessions};
 
 /// The core. Cheap to clone: every part is shared, so a login can run as its own task.
+/// How many stored logins start at once when the bridge starts.
+const RESUME_AT_ONCE: usize = 32;
+
 #[derive(Clone)]
 pub struct Bridge {
     config: Arc<Config>,
@@ -114,30 +117,38 @@ impl Bridge {
 
     /// Reconnects every stored login, without a new QR code.
     pub async fn resume_sessions(&self) -> Result<usize, BridgeError> {
+        use futures_util::StreamExt;
         let logins = self.db.all_logins().await?;
-        let mut resumed = 0;
-        for login in logins {
-            let Ok(phone) = PhoneNumber::parse(&login.phone) else {
-                tracing::warn!(
-                    device_id = login.device_id,
-                    "a stored login has no readable phone number"
-                );
-                continue;
-            };
-            let owner = Owner {
-                user: login.user_id.clone(),
-                phone,
-            };
-            match self
-                .start_session(login.device_id, owner, login.phone_last_seen_ms)
-                .await
-            {
-                Ok(()) => resumed += 1,
-                Err(err) => {
-                    tracing::warn!(device_id = login.device_id, error = %err, "could not resume a login")
+        // Side by side: each start mostly waits (its stored state, the connection), so
+        // a thousand logins one after another took 18 s (docs/benchmarks.md).
+        let resumed = futures_util::stream::iter(logins)
+            .map(|login| async move {
+                let Ok(phone) = PhoneNumber::parse(&login.phone) else {
+                    tracing::warn!(
+                        device_id = login.device_id,
+                        "a stored login has no readable phone number"
+                    );
+                    return false;
+                };
+                let owner = Owner {
+                    user: login.user_id.clone(),
+                    phone,
+                };
+                match self
+                    .start_session(login.device_id, owner, login.phone_last_seen_ms)
+                    .await
+                {
+                    Ok(()) => true,
+                    Err(err) => {
+                        tracing::warn!(device_id = login.device_id, error = %err, "could not resume a login");
+                        false
+                    }
                 }
-            }
-        }
+            })
+            .buffer_unordered(RESUME_AT_ONCE)
+            .filter(|resumed| std::future::ready(*resumed))
+            .count()
+            .await;
         Ok(resumed)
     }
 
