@@ -262,7 +262,10 @@ async fn chat_worker(
             // A chat the phone's history knows gets its portal filled first, so its
             // older messages come before this one.
             history_checked = true;
-            if let Err(err) = bridge.fill_from_history(device_id, &owner, &chat).await {
+            if let Err(err) = bridge
+                .fill_from_history(device_id, &owner, &chat, None)
+                .await
+            {
                 tracing::warn!(device_id, error = %err, "could not bring a chat's history over");
             }
         }

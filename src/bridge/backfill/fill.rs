@@ -27,12 +27,14 @@ impl Bridge {
     /// Creates and fills the chat's portal from the stored history, when the history
     /// knows the chat and its portal does not exist yet (or its filling was cut short).
     /// A chat whose portal already holds newer messages keeps its history in the store
-    /// (`more-history` brings it). The caller holds the chat's lock.
+    /// (`more-history` brings it). The caller holds the chat's lock. `portal_made`, if
+    /// given, is told once the portal exists (so the next chat's is made after it).
     pub(in crate::bridge) async fn fill_from_history(
         &self,
         device_id: i32,
         owner: &Owner,
         chat: &WaChat,
+        portal_made: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<Option<Filled>, BridgeError> {
         if !self.config.backfill.enabled {
             return Ok(None);
@@ -61,6 +63,9 @@ impl Bridge {
                     .await?
             }
         };
+        if let Some(made) = portal_made {
+            let _ = made.send(());
+        }
         for entry in &entries {
             bridge_patiently(self, device_id, owner, chat, entry).await;
         }

@@ -9,9 +9,10 @@
 mod fill;
 pub(super) mod more_history;
 
+use futures_util::StreamExt;
 use ruma::OwnedTransactionId;
 use ruma::events::room::message::RoomMessageEventContent;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::sessions::Owner;
@@ -151,34 +152,37 @@ async fn dispatch(
     }
     let run: u64 = rand::random();
     tell(bridge, owner, run, 0, &starting_text(queued.len())).await;
-    let (mut chats, mut messages) = (0, 0);
-    for (done, described) in queued.iter().enumerate() {
-        let Some(chat) = WaChat::parse(&described.chat) else {
-            history
-                .set_state(&described.chat, BackfillState::Done)
-                .await?;
-            continue;
-        };
-        let _chat = bridge.chat_locks.hold(device_id, &described.chat).await;
-        match bridge.fill_from_history(device_id, owner, &chat).await {
-            Ok(Some(filled)) => {
-                chats += 1;
-                messages += filled.messages;
+    // A few chats side by side (each in its own order, under its chat's lock): one
+    // after another left the homeserver idle between one chat's messages (measured in
+    // docs/benchmarks.md).
+    // Their portals are still made one after another, in the queue's order (the most
+    // recent chat first): each waits until the one before has its room.
+    let mut turns = Vec::with_capacity(queued.len());
+    let mut previous: Option<oneshot::Receiver<()>> = None;
+    for described in &queued {
+        let (made, next) = oneshot::channel();
+        turns.push((described.chat.clone(), previous.replace(next), made));
+    }
+    let history = &history;
+    let fills = futures_util::stream::iter(turns)
+        .map(|(jid, after, made)| async move {
+            if let Some(after) = after {
+                // An error is the one before ending without a room: the turn is ours.
+                let _ = after.await;
             }
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(device_id, error = %err, "could not fill a portal from the history; it is tried again at the next start");
-            }
+            fill_one(bridge, device_id, owner, history, &jid, made).await
+        })
+        .buffer_unordered(CHATS_AT_ONCE);
+    let mut fills = std::pin::pin!(fills);
+    let (mut chats, mut messages, mut done) = (0, 0, 0);
+    while let Some(filled) = fills.next().await {
+        done += 1;
+        if let Some(count) = filled? {
+            chats += 1;
+            messages += count;
         }
-        if (done + 1) % PROGRESS_EVERY == 0 && done + 1 < queued.len() {
-            tell(
-                bridge,
-                owner,
-                run,
-                done + 1,
-                &progress_text(done + 1, queued.len()),
-            )
-            .await;
+        if done % PROGRESS_EVERY == 0 && done < queued.len() {
+            tell(bridge, owner, run, done, &progress_text(done, queued.len())).await;
         }
     }
     tell(
@@ -191,6 +195,36 @@ async fn dispatch(
     .await;
     Ok(())
 }
+
+/// Fills one queued chat's portal; the number of messages posted, None when nothing was
+/// (a failure is logged: the chat is tried again at the next start).
+async fn fill_one(
+    bridge: &Bridge,
+    device_id: i32,
+    owner: &Owner,
+    history: &HistoryStore,
+    chat_jid: &str,
+    portal_made: oneshot::Sender<()>,
+) -> Result<Option<usize>, BridgeError> {
+    let Some(chat) = WaChat::parse(chat_jid) else {
+        history.set_state(chat_jid, BackfillState::Done).await?;
+        return Ok(None);
+    };
+    let _chat = bridge.chat_locks.hold(device_id, chat_jid).await;
+    match bridge
+        .fill_from_history(device_id, owner, &chat, Some(portal_made))
+        .await
+    {
+        Ok(filled) => Ok(filled.map(|filled| filled.messages)),
+        Err(err) => {
+            tracing::warn!(device_id, error = %err, "could not fill a portal from the history; it is tried again at the next start");
+            Ok(None)
+        }
+    }
+}
+
+/// How many chats are filled side by side.
+const CHATS_AT_ONCE: usize = 4;
 
 /// A progress notice after this many chats.
 const PROGRESS_EVERY: usize = 10;
