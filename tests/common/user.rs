@@ -286,6 +286,23 @@ impl MatrixUser {
         invites
     }
 
+    /// One `/sync` long-poll of room timelines (waits up to `timeout_ms` for something
+    /// new after `since`); returns the answer, whose `next_batch` is the next `since`.
+    pub async fn sync(&self, since: Option<&str>, timeout_ms: u64) -> Value {
+        let filter = encode(
+            r#"{"presence":{"not_types":["*"]},"account_data":{"not_types":["*"]},"room":{"timeline":{"limit":1000},"state":{"lazy_load_members":true},"ephemeral":{"not_types":["*"]}}}"#,
+        );
+        let since = since
+            .map(|token| format!("&since={}", encode(token)))
+            .unwrap_or_default();
+        self.call(
+            reqwest::Method::GET,
+            &format!("/_matrix/client/v3/sync?timeout={timeout_ms}&filter={filter}{since}"),
+            None,
+        )
+        .await
+    }
+
     /// Joins every invite until `joined` holds `count` rooms; fails after `within`.
     pub async fn join_invites(&self, joined: &mut Vec<String>, count: usize, within: Duration) {
         let deadline = tokio::time::Instant::now() + within;
