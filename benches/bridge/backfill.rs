@@ -15,7 +15,7 @@ use crate::arrivals::follow_matrix;
 use crate::common::bridge::Options;
 use crate::common::whatsapp::{LINKING, Linked, linked_with};
 use crate::direct_matrix::DirectMatrix;
-use crate::report::{Table, rate};
+use crate::report::{Table, cpu_during, cpu_seconds, per_message, rate};
 use crate::scale::Scale;
 
 const PHONE: &str = "15550800000";
@@ -56,14 +56,18 @@ pub async fn run(scale: &Scale) {
         "Your WhatsApp history is in: {chats} chats with {} messages. Older messages stay stored; send `more-history` in a chat to see them all.",
         chats * per_chat
     );
+    let (synapse_pid, bridge_pid) = (env.synapse.pid(), env.bridge_pid().expect("the bridge"));
     let started = Instant::now();
-    server
-        .phone(PHONE)
-        .expect("phone")
-        .send_history_sync(&script, HistoryDelivery::Download)
-        .expect("the history sync");
-    seen.all(std::slice::from_ref(&summary), Duration::from_secs(1800))
-        .await;
+    let ((), backfill_cpu) = cpu_during(synapse_pid, bridge_pid, async {
+        server
+            .phone(PHONE)
+            .expect("phone")
+            .send_history_sync(&script, HistoryDelivery::Download)
+            .expect("the history sync");
+        seen.all(std::slice::from_ref(&summary), Duration::from_secs(1800))
+            .await;
+    })
+    .await;
     let backfill = started.elapsed();
 
     // Every chat has its portal with its messages, each once, in order.
@@ -99,6 +103,7 @@ pub async fn run(scale: &Scale) {
         .map(|c| (0..per_chat).map(|m| format!("direct {c} {m}")).collect())
         .collect();
     let direct_started = Instant::now();
+    let synapse_before = cpu_seconds(synapse_pid);
     let sends = portals.iter().zip(&texts).map(|((room, ghost), texts)| {
         let direct = &direct;
         async move {
@@ -112,6 +117,7 @@ pub async fn run(scale: &Scale) {
     let all: Vec<String> = texts.into_iter().flatten().collect();
     let arrived = seen.all(&all, Duration::from_secs(1800)).await;
     seen.assert_once(&all);
+    let direct_synapse = cpu_seconds(synapse_pid) - synapse_before;
     let direct_took = arrived
         .into_iter()
         .max()
@@ -122,7 +128,15 @@ pub async fn run(scale: &Scale) {
         &format!(
             "Initial backfill: {chats} chats × {per_chat} messages (dispatch_wait {DISPATCH_WAIT} included)"
         ),
-        &["path", "messages", "seconds", "msg/s", "backfill/direct"],
+        &[
+            "path",
+            "messages",
+            "seconds",
+            "msg/s",
+            "backfill/direct",
+            "Synapse CPU ms/msg",
+            "bridge CPU ms/msg",
+        ],
     );
     table.row(vec![
         "backfill (portals made too)".into(),
@@ -130,12 +144,16 @@ pub async fn run(scale: &Scale) {
         format!("{:.2}", backfill.as_secs_f64()),
         format!("{:.1}", rate(count, backfill)),
         format!("{:.2}", rate(count, backfill) / rate(count, direct_took)),
+        per_message(backfill_cpu.synapse, count),
+        per_message(backfill_cpu.bridge, count),
     ]);
     table.row(vec![
         "direct (into the same rooms)".into(),
         count.to_string(),
         format!("{:.2}", direct_took.as_secs_f64()),
         format!("{:.1}", rate(count, direct_took)),
+        String::new(),
+        per_message(direct_synapse, count),
         String::new(),
     ]);
     table.print();

@@ -37,6 +37,50 @@ pub fn resident_bytes(pid: u32) -> u64 {
         .expect("VmRSS in proc status")
 }
 
+/// The CPU time a process has used so far (user and system), in seconds, from `/proc`.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // After the command's name in parentheses: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<f64>().ok());
+    let (user, system) = (ticks(11), ticks(12));
+    (user.expect("utime") + system.expect("stime")) / TICKS_PER_SECOND
+}
+
+/// Linux's clock ticks per second for `/proc` times (USER_HZ).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU used by Synapse and by the bridge over a stretch of work.
+pub struct CpuSpent {
+    pub synapse: f64,
+    pub bridge: f64,
+}
+
+/// Measures the CPU Synapse and the bridge spend while `work` runs.
+pub async fn cpu_during<T>(
+    synapse: u32,
+    bridge: u32,
+    work: impl std::future::Future<Output = T>,
+) -> (T, CpuSpent) {
+    let (synapse_before, bridge_before) = (cpu_seconds(synapse), cpu_seconds(bridge));
+    let out = work.await;
+    let spent = CpuSpent {
+        synapse: cpu_seconds(synapse) - synapse_before,
+        bridge: cpu_seconds(bridge) - bridge_before,
+    };
+    (out, spent)
+}
+
+/// Milliseconds of CPU per message.
+pub fn per_message(seconds: f64, count: usize) -> String {
+    format!("{:.1}", seconds * 1000.0 / count.max(1) as f64)
+}
+
 /// A figure of the bridge's metrics: the sum over the label sets whose labels contain
 /// `labels` (empty: all).
 pub fn metric(metrics: &str, name: &str, labels: &str) -> f64 {

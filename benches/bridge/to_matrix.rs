@@ -11,7 +11,7 @@ use crate::arrivals::{Seen, follow_matrix};
 use crate::common::bridge::Options;
 use crate::common::whatsapp::{LINKING, Linked, linked_with, photo_message, test_file};
 use crate::direct_matrix::DirectMatrix;
-use crate::report::{Table, ms, percentile, rate};
+use crate::report::{Table, cpu_during, ms, per_message, percentile, rate};
 use crate::scale::Scale;
 
 const PHONE: &str = "15550400000";
@@ -78,11 +78,24 @@ pub async fn run(scale: &Scale) {
             "bridge/direct",
             "p50 ms",
             "p99 ms",
+            "Synapse CPU ms/msg",
+            "bridge CPU ms/msg",
         ],
     );
+    let (synapse_pid, bridge_pid) = (env.synapse.pid(), env.bridge_pid().expect("the bridge"));
     for (kind, count) in [(Kind::Text, scale.texts), (Kind::Picture, scale.pictures)] {
-        let bridge = ctx.burst(Path::Bridge, kind, count).await;
-        let direct = ctx.burst(Path::Direct, kind, count).await;
+        let (bridge, bridge_cpu) = cpu_during(
+            synapse_pid,
+            bridge_pid,
+            ctx.burst(Path::Bridge, kind, count),
+        )
+        .await;
+        let (direct, direct_cpu) = cpu_during(
+            synapse_pid,
+            bridge_pid,
+            ctx.burst(Path::Direct, kind, count),
+        )
+        .await;
         let bridge_latency = ctx
             .latencies(Path::Bridge, kind, scale.latency_samples)
             .await;
@@ -90,9 +103,15 @@ pub async fn run(scale: &Scale) {
             .latencies(Path::Direct, kind, scale.latency_samples)
             .await;
         let ratio = rate(count, bridge) / rate(count, direct);
-        for (path, took, latency, ratio) in [
-            ("bridge", bridge, &bridge_latency, format!("{ratio:.2}")),
-            ("direct", direct, &direct_latency, String::new()),
+        for (path, took, latency, ratio, cpu) in [
+            (
+                "bridge",
+                bridge,
+                &bridge_latency,
+                format!("{ratio:.2}"),
+                bridge_cpu,
+            ),
+            ("direct", direct, &direct_latency, String::new(), direct_cpu),
         ] {
             table.row(vec![
                 kind.label().into(),
@@ -103,6 +122,8 @@ pub async fn run(scale: &Scale) {
                 ratio,
                 format!("{:.1}", ms(percentile(latency, 50.0))),
                 format!("{:.1}", ms(percentile(latency, 99.0))),
+                per_message(cpu.synapse, count),
+                per_message(cpu.bridge, count),
             ]);
         }
         table.row(vec![
@@ -120,6 +141,8 @@ pub async fn run(scale: &Scale) {
                 "{:.1}",
                 ms(percentile(&bridge_latency, 99.0)) - ms(percentile(&direct_latency, 99.0))
             ),
+            String::new(),
+            String::new(),
         ]);
     }
     table.print();

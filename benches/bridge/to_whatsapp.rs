@@ -10,7 +10,7 @@ use crate::common::bridge::Options;
 use crate::common::user::MatrixUser;
 use crate::common::whatsapp::{LINKING, Linked, linked_with};
 use crate::direct_whatsapp::DirectWhatsApp;
-use crate::report::{Table, ms, percentile, rate};
+use crate::report::{Table, cpu_during, ms, per_message, percentile, rate};
 use crate::scale::Scale;
 
 const PHONE: &str = "15550500000";
@@ -26,10 +26,7 @@ struct Portal {
 
 pub async fn run(scale: &Scale) {
     let Linked {
-        server,
-        env: _env,
-        user,
-        ..
+        server, env, user, ..
     } = linked_with(
         Options {
             log_level: "info",
@@ -50,7 +47,9 @@ pub async fn run(scale: &Scale) {
     };
 
     let count = scale.texts;
-    let bridge = ctx.burst(Path::Bridge, count).await;
+    let (synapse_pid, bridge_pid) = (env.synapse.pid(), env.bridge_pid().expect("the bridge"));
+    let (bridge, bridge_cpu) =
+        cpu_during(synapse_pid, bridge_pid, ctx.burst(Path::Bridge, count)).await;
     let direct_burst = ctx.burst(Path::Direct, count).await;
     let bridge_latency = ctx.latencies(Path::Bridge, scale.latency_samples).await;
     let direct_latency = ctx.latencies(Path::Direct, scale.latency_samples).await;
@@ -64,19 +63,33 @@ pub async fn run(scale: &Scale) {
             "bridge/direct",
             "p50 ms",
             "p99 ms",
+            "Synapse CPU ms/msg",
+            "bridge CPU ms/msg",
         ],
     );
     let ratio = rate(count, bridge.took) / rate(count, direct_burst.took);
-    for (path, took, latency, ratio) in [
+    // The CPU the bridge's run cost Synapse and the bridge (the direct run has neither).
+    let bridge_cpu = [
+        per_message(bridge_cpu.synapse, count),
+        per_message(bridge_cpu.bridge, count),
+    ];
+    for (path, took, latency, ratio, cpu) in [
         (
             "bridge",
             bridge.took,
             &bridge_latency,
             format!("{ratio:.2}"),
+            bridge_cpu.to_vec(),
         ),
-        ("direct", direct_burst.took, &direct_latency, String::new()),
+        (
+            "direct",
+            direct_burst.took,
+            &direct_latency,
+            String::new(),
+            Vec::new(),
+        ),
     ] {
-        table.row(vec![
+        let mut cells = vec![
             path.into(),
             count.to_string(),
             format!("{:.2}", took.as_secs_f64()),
@@ -84,8 +97,11 @@ pub async fn run(scale: &Scale) {
             ratio,
             format!("{:.1}", ms(percentile(latency, 50.0))),
             format!("{:.1}", ms(percentile(latency, 99.0))),
-        ]);
+        ];
+        cells.extend(cpu);
+        table.row(cells);
     }
+
     // What bounds the bridge's rate from the start: Synapse taking the person's sends.
     table.row(vec![
         "Synapse taking the sends".into(),

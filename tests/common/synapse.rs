@@ -17,6 +17,11 @@ pub struct Synapse {
 }
 
 impl Synapse {
+    /// The Synapse process's ID (for its CPU time in the benchmarks).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
