@@ -91,14 +91,7 @@ fn metric(metrics: &str, name: &str) -> f64 {
 
 /// The bridge's resident memory in bytes.
 fn resident_bytes(env: &TestEnv) -> u64 {
-    let pid = env.bridge_pid().expect("the bridge runs");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
-        .map(|kib| kib * 1024)
-        .expect("VmRSS")
+    common::resident_bytes(env.bridge_pid().expect("the bridge runs"))
 }
 
 /// Waits until nothing changes in the bridge's tasks for a few looks; returns them.

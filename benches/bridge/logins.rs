@@ -11,9 +11,10 @@ use serde_json::Value;
 
 use crate::common::bridge::{Options, TestEnv};
 use crate::common::provisioning::ProvisionApi;
+use crate::common::resident_bytes;
 use crate::common::user::MatrixUser;
 use crate::common::whatsapp::{LINKING, setup_with};
-use crate::report::{Table, metric, mib, resident_bytes};
+use crate::report::{Table, metric, mib};
 use crate::scale::Scale;
 
 /// Logins linked side by side.

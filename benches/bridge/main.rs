@@ -21,6 +21,7 @@ mod backfill;
 mod direct_matrix;
 mod direct_whatsapp;
 mod logins;
+mod portals;
 mod report;
 mod scale;
 mod to_matrix;

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fakewa::{Chat, Contact, MediaKind, SendOptions};
+use fakewa::{Chat, MediaKind, SendOptions};
 
 use crate::arrivals::{Seen, follow_matrix};
 use crate::common::bridge::Options;
-use crate::common::whatsapp::{LINKING, Linked, linked_with, photo_message, test_file};
+use crate::common::whatsapp::{Linked, linked_with, photo_message, test_file};
 use crate::direct_matrix::DirectMatrix;
+use crate::portals::{Path, Portal, open_portals};
 use crate::report::{Table, cpu_during, ms, per_message, percentile, rate};
 use crate::scale::Scale;
 
@@ -22,13 +23,6 @@ const PICTURE_BYTES: u32 = 100 * 1024;
 const THROUGHPUT_REST: Duration = Duration::from_millis(100);
 /// How long a whole run may take before it counts as lost messages.
 const PATIENCE: Duration = Duration::from_secs(900);
-
-/// One chat: its contact, its portal, and the contact's ghost there.
-struct Portal {
-    contact: Contact,
-    room: String,
-    ghost: String,
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -57,7 +51,7 @@ pub async fn run(scale: &Scale) {
     )
     .await;
     let user = Arc::new(user);
-    let portals = open_portals(&server, &user, scale.chats).await;
+    let portals = open_portals(&server, &user, PHONE, "1555041", scale.chats).await;
     let direct = DirectMatrix::new(&env.synapse.url(), &env.config.appservice.as_token);
     let seen = follow_matrix(user.clone()).await;
     let ctx = Context {
@@ -146,62 +140,6 @@ pub async fn run(scale: &Scale) {
         ]);
     }
     table.print();
-}
-
-/// One message from each contact opens its portal; the person joins them all.
-async fn open_portals(
-    server: &fakewa::FakeServer,
-    user: &crate::common::user::MatrixUser,
-    chats: usize,
-) -> Vec<Portal> {
-    let contacts: Vec<Contact> = (0..chats)
-        .map(|c| server.contact(&format!("1555041{c:04}")).expect("contact"))
-        .collect();
-    for (c, contact) in contacts.iter().enumerate() {
-        contact
-            .send_text(PHONE, &format!("opening chat {c}"))
-            .expect("send");
-    }
-    let mut rooms = Vec::new();
-    user.join_invites(&mut rooms, chats, LINKING).await;
-    let mut portals = Vec::new();
-    for (c, contact) in contacts.into_iter().enumerate() {
-        let opening = format!("opening chat {c}");
-        let (room, ghost) = crate::common::wait_for("the opening message", LINKING, || async {
-            for room in &rooms {
-                let found = user.timeline(room).await.into_iter().find(|event| {
-                    event["type"] == "m.room.message" && event["content"]["body"] == opening
-                });
-                if let Some(event) = found {
-                    let ghost = event["sender"].as_str().expect("sender").to_owned();
-                    return Some((room.clone(), ghost));
-                }
-            }
-            None
-        })
-        .await;
-        portals.push(Portal {
-            contact,
-            room,
-            ghost,
-        });
-    }
-    portals
-}
-
-#[derive(Clone, Copy)]
-enum Path {
-    Bridge,
-    Direct,
-}
-
-impl Path {
-    fn tag(self) -> &'static str {
-        match self {
-            Path::Bridge => "bridge",
-            Path::Direct => "direct",
-        }
-    }
 }
 
 struct Context<'a> {

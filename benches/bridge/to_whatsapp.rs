@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use crate::arrivals::{Seen, follow_whatsapp};
 use crate::common::bridge::Options;
 use crate::common::user::MatrixUser;
-use crate::common::whatsapp::{LINKING, Linked, linked_with};
+use crate::common::whatsapp::{Linked, linked_with};
 use crate::direct_whatsapp::DirectWhatsApp;
+use crate::portals::{Path, Portal, open_portals};
 use crate::report::{Table, cpu_during, ms, per_message, percentile, rate};
 use crate::scale::Scale;
 
@@ -17,12 +18,6 @@ const PHONE: &str = "15550500000";
 /// The account of the direct client.
 const DIRECT_PHONE: &str = "15550600000";
 const PATIENCE: Duration = Duration::from_secs(900);
-
-/// One chat: its contact's number and its portal.
-struct Portal {
-    number: String,
-    room: String,
-}
 
 pub async fn run(scale: &Scale) {
     let Linked {
@@ -36,7 +31,7 @@ pub async fn run(scale: &Scale) {
     )
     .await;
     let user = Arc::new(user);
-    let portals = open_portals(&server, &user, scale.chats).await;
+    let portals = open_portals(&server, &user, PHONE, "1555051", scale.chats).await;
     let direct = DirectWhatsApp::link(&server, DIRECT_PHONE).await;
     let seen = follow_whatsapp(&server);
     let ctx = Context {
@@ -115,59 +110,11 @@ pub async fn run(scale: &Scale) {
     table.print();
 }
 
-/// One message from each contact opens its portal; the person joins them all.
-async fn open_portals(server: &fakewa::FakeServer, user: &MatrixUser, chats: usize) -> Vec<Portal> {
-    let numbers: Vec<String> = (0..chats).map(|c| format!("1555051{c:04}")).collect();
-    for (c, number) in numbers.iter().enumerate() {
-        server
-            .contact(number)
-            .expect("contact")
-            .send_text(PHONE, &format!("opening chat {c}"))
-            .expect("send");
-    }
-    let mut rooms = Vec::new();
-    user.join_invites(&mut rooms, chats, LINKING).await;
-    let mut portals = Vec::new();
-    for (c, number) in numbers.into_iter().enumerate() {
-        let opening = format!("opening chat {c}");
-        let room = crate::common::wait_for("the opening message", LINKING, || async {
-            for room in &rooms {
-                let bodies = user.timeline(room).await;
-                if bodies
-                    .iter()
-                    .any(|event| event["content"]["body"] == opening)
-                {
-                    return Some(room.clone());
-                }
-            }
-            None
-        })
-        .await;
-        portals.push(Portal { number, room });
-    }
-    portals
-}
-
 /// A burst's times: until the last message was decrypted, and until the sender had
 /// sent them all (for the bridge: until Synapse had taken the last from the person).
 struct Burst {
     took: Duration,
     sent: Duration,
-}
-
-#[derive(Clone, Copy)]
-enum Path {
-    Bridge,
-    Direct,
-}
-
-impl Path {
-    fn tag(self) -> &'static str {
-        match self {
-            Path::Bridge => "bridge",
-            Path::Direct => "direct",
-        }
-    }
 }
 
 struct Context<'a> {
@@ -183,7 +130,7 @@ impl Context<'_> {
             Path::Bridge => {
                 self.user.send_text(&portal.room, text).await;
             }
-            Path::Direct => self.direct.send_text(&portal.number, text).await,
+            Path::Direct => self.direct.send_text(portal.contact.number(), text).await,
         }
     }
 

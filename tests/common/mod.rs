@@ -79,6 +79,17 @@ pub fn log_tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
+/// A process's resident memory in bytes, from `/proc`.
+pub fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+        .expect("VmRSS in proc status")
+}
+
 /// The Postgres server the database tests use; it must be reachable.
 pub fn postgres_admin_url() -> String {
     std::env::var("MATRIX_WHATSAPP_TEST_POSTGRES")
